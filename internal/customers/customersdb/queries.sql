@@ -1,0 +1,2 @@
+-- name: CountCustomers :one
+SELECT count(*) FROM customers;

@@ -1,0 +1,2 @@
+-- name: CountTickets :one
+SELECT count(*) FROM tickets;
