@@ -83,6 +83,9 @@ CREATE TABLE tickets (
     -- search holds keyed hashes of the words of subject, description and comments (blind
     -- tokens): full-text search without plaintext at rest.
     search                  tsvector    NOT NULL DEFAULT ''::tsvector,
+    -- comment_search holds the comments' blind tokens alone, so that editing the subject or
+    -- description can rebuild search without decrypting every comment.
+    comment_search          tsvector    NOT NULL DEFAULT ''::tsvector,
     version                 bigint      NOT NULL DEFAULT 1,
     create_by               text        NOT NULL,
     create_time             timestamptz NOT NULL,
