@@ -27,7 +27,7 @@ var (
 	supportReaders  = []Role{RoleAgent, RoleSupervisor, RolePrivacyOfficer}
 	customerWriters = []Role{RoleSales, RoleStorefront}
 	customerReaders = []Role{RoleSales, RoleStorefront, RoleAgent, RoleFinance, RoleSupervisor, RolePrivacyOfficer}
-	orderReaders    = []Role{RoleSales, RoleStorefront, RoleFinance, RolePrivacyOfficer}
+	orderReaders    = []Role{RoleSales, RoleStorefront, RoleFinance, RoleAgent, RoleSupervisor, RolePrivacyOfficer}
 	flowInspectors  = []Role{RoleSupervisor, RolePrivacyOfficer}
 )
 
@@ -61,7 +61,7 @@ var rpcRoles = map[string][]Role{
 	paymentSvc + "ResolveStripeEntity": {RoleStorefront, RoleSales},
 	paymentSvc + "CreatePayment":       {RoleStorefront},
 	paymentSvc + "GetPayment":          {RoleStorefront, RoleFinance},
-	paymentSvc + "RefundPayment":       {RoleFinance, RoleStorefront},
+	paymentSvc + "RefundPayment":       {RoleFinance},
 
 	reportingSvc + "RevenueReport": {RoleFinance},
 	reportingSvc + "ExportOrders":  {RoleFinance},

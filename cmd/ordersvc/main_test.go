@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	dataflowv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/dataflow/v1"
+	ordersv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/orders/v1"
+
+	"github.com/lumio/contactcentre/internal/auth"
+	"github.com/lumio/contactcentre/internal/bootstrap/bootstraptest"
+	"github.com/lumio/contactcentre/internal/postgres/pgtest"
+)
+
+// TestRunEndToEnd starts the real ordersvc on :0 against a fresh database and talks to it as
+// its clients do.
+func TestRunEndToEnd(t *testing.T) {
+	t.Parallel()
+	_, dbURL := pgtest.NewDB(t)
+	env := bootstraptest.Env(t, dbURL)
+	svc := bootstraptest.Start(t, run, env)
+
+	health, err := healthpb.NewHealthClient(svc.Conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil || health.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health without a token = %v, %v", health, err)
+	}
+
+	customers := ordersv1.NewCustomerServiceClient(svc.Conn)
+	_, err = customers.ListCustomers(context.Background(), &ordersv1.ListCustomersRequest{})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("no token: got %v, want Unauthenticated", err)
+	}
+	sales := bootstraptest.As(t, env, auth.RoleSales, "sam")
+	created, err := customers.CreateCustomer(sales, &ordersv1.CreateCustomerRequest{
+		RequestId: "e2e-1",
+		Customer: &ordersv1.Customer{
+			OrgName: "Springfield School District",
+			Contact: &ordersv1.Contact{Title: "IT coordinator", Email: "it-desk@springfield.example"},
+			Address: &ordersv1.Address{Lines: []string{"1 Main St"}, City: "Springfield", Country: "US"},
+		},
+	})
+	if err != nil {
+		t.Fatalf("CreateCustomer: %v", err)
+	}
+	if created.GetResidencyCountry() != "US" || len(created.GetAllowedSubprocessors()) == 0 {
+		t.Fatalf("created customer lacks residency or flow list: %v", created)
+	}
+	finance := bootstraptest.As(t, env, auth.RoleFinance, "fran")
+	got, err := customers.GetCustomer(finance, &ordersv1.GetCustomerRequest{Id: created.GetId()})
+	if err != nil || got.GetContact().GetEmail() != "it-desk@springfield.example" {
+		t.Fatalf("GetCustomer as finance = %v, %v", got, err)
+	}
+	if _, err := customers.CreateCustomer(finance, &ordersv1.CreateCustomerRequest{Customer: created}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("finance creating a customer: got %v, want PermissionDenied", err)
+	}
+
+	subs, err := dataflowv1.NewDataFlowServiceClient(svc.Conn).ListSubprocessors(finance, &dataflowv1.ListSubprocessorsRequest{})
+	if err != nil || len(subs.GetSubprocessors()) != 15 {
+		t.Fatalf("ListSubprocessors = %d entries, %v", len(subs.GetSubprocessors()), err)
+	}
+
+	resp, err := http.Get("http://" + svc.Addrs.HTTP.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if !strings.Contains(string(body), `grpc_server_handled_total{grpc_code="OK",grpc_method="/contactcentre.orders.v1.CustomerService/CreateCustomer"}`) {
+		t.Errorf("metrics do not count CreateCustomer:\n%.2000s", body)
+	}
+	if strings.Contains(string(body), "springfield") {
+		t.Error("metrics contain personal data")
+	}
+	resp, err = http.Get("http://" + svc.Addrs.HTTP.String() + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz = %v, %v", resp, err)
+	}
+	_ = resp.Body.Close()
+
+	if err := svc.Stop(); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+}
+
+// TestRunRejectsBadConfig checks that a missing or malformed setting stops start-up with a
+// one-line reason naming the setting, before anything is served.
+func TestRunRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	base := bootstraptest.Env(t, "postgres://127.0.0.1:1/none")
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"no database", "DATABASE_URL", "", "DATABASE_URL"},
+		{"no master key", "DATA_MASTER_KEY", "", "DATA_MASTER_KEY"},
+		{"short master key", "DATA_MASTER_KEY", "c2hvcnQ=", "DATA_MASTER_KEY"},
+		{"bad stripe key", "STRIPE_IE_SECRET_KEY", "sk_test_under_score", "STRIPE_IE_SECRET_KEY"},
+		{"no webhook secret", "STRIPE_US_WEBHOOK_SECRET", "", "STRIPE_US_WEBHOOK_SECRET"},
+		{"bad stripe url", "STRIPE_API_BASE_URL", "localhost:12111", "STRIPE_API_BASE_URL"},
+		{"bad country set", "STOREFRONT_COUNTRIES", "US,usa", "STOREFRONT_COUNTRIES"},
+		{"bad duration", "SHUTDOWN_GRACE", "soon", "SHUTDOWN_GRACE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			if tt.value == "" {
+				delete(env, tt.key)
+			} else {
+				env[tt.key] = tt.value
+			}
+			err := run(context.Background(), bootstraptest.Lookup(env), io.Discard, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("run = %v, want a one-line error naming %s", err, tt.want)
+			}
+		})
+	}
+}
