@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -57,7 +58,7 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	// Close the stream: an open one is an in-flight RPC that graceful stop would wait for.
 	_ = refl.CloseSend()
-	if _, err := refl.Recv(); err != io.EOF {
+	if _, err := refl.Recv(); !errors.Is(err, io.EOF) {
 		t.Fatalf("reflection stream did not end: %v", err)
 	}
 	var names []string

@@ -189,7 +189,8 @@ func seal(aead cipher.AEAD, plaintext, aad []byte) []byte {
 	if _, err := rand.Read(out[1:]); err != nil {
 		panic("keyring: crypto/rand failed: " + err.Error())
 	}
-	return aead.Seal(out, out[1:1+aead.NonceSize()], plaintext, aad)
+	// The nonce is 12 fresh random bytes per seal (above); G407 cannot see that through the slice.
+	return aead.Seal(out, out[1:1+aead.NonceSize()], plaintext, aad) //nolint:gosec // random nonce, see above
 }
 
 func open(aead cipher.AEAD, ct, aad []byte) ([]byte, error) {

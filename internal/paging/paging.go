@@ -46,7 +46,10 @@ type token struct {
 // Encode makes an opaque page token for the cursor, bound to the filter (any JSON-encodable
 // value describing the list request's filters).
 func Encode(c Cursor, filter any) string {
-	b, _ := json.Marshal(token{Cursor: c, Filter: filterHash(filter)})
+	b, err := json.Marshal(token{Cursor: c, Filter: filterHash(filter)})
+	if err != nil {
+		panic("paging: cursor is not encodable: " + err.Error())
+	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -71,7 +74,11 @@ func Decode(s string, filter any) (c Cursor, ok bool, err error) {
 }
 
 func filterHash(filter any) []byte {
-	b, _ := json.Marshal(filter)
+	b, err := json.Marshal(filter)
+	if err != nil {
+		// Filters are plain structs of strings and numbers; anything else is a programming error.
+		panic("paging: filter is not encodable: " + err.Error())
+	}
 	sum := sha256.Sum256(b)
 	return sum[:8]
 }

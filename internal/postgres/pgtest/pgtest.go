@@ -27,7 +27,7 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 var (
 	templateOnce sync.Once
 	templateName string
-	templateErr  error
+	errTemplate  error
 	// cloneMu serialises CREATE DATABASE ... TEMPLATE: PostgreSQL refuses to copy a template
 	// that another session is copying at the same moment.
 	cloneMu sync.Mutex
@@ -49,9 +49,9 @@ func NewDB(t testing.TB) (*pgxpool.Pool, string) {
 		t.Skip("database test: skipped under -short")
 	}
 	ctx := context.Background()
-	templateOnce.Do(func() { templateName, templateErr = makeTemplate(ctx) })
-	if templateErr != nil {
-		t.Fatalf("pgtest: template database: %v", templateErr)
+	templateOnce.Do(func() { templateName, errTemplate = makeTemplate(ctx) })
+	if errTemplate != nil {
+		t.Fatalf("pgtest: template database: %v", errTemplate)
 	}
 	name := "cctest_" + randomHex(6)
 	admin := connectAdmin(t)
