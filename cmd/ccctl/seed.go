@@ -79,13 +79,14 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 
 	s := seeder{
 		customers: ordersv1.NewCustomerServiceClient(ordersConn),
+		orders:    ordersv1.NewOrderServiceClient(ordersConn),
 		tickets:   supportv1.NewTicketServiceClient(supportConn),
 	}
 	if err := s.run(ctx); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	_, err = fmt.Fprintf(stdout, "seeded demo data: %d customers, %d tickets, %d comments; %d status changes applied, %d already done\n",
-		s.nCustomers, s.nTickets, s.nComments, s.nMoved, s.nSkipped)
+	_, err = fmt.Fprintf(stdout, "seeded demo data: %d customers, %d orders, %d tickets, %d comments; %d status changes applied, %d already done\n",
+		s.nCustomers, s.nOrders, s.nTickets, s.nComments, s.nMoved, s.nSkipped)
 	return err
 }
 
@@ -100,13 +101,15 @@ func dial(addr string) (*grpc.ClientConn, error) {
 
 type seeder struct {
 	customers ordersv1.CustomerServiceClient
+	orders    ordersv1.OrderServiceClient
 	tickets   supportv1.TicketServiceClient
 
-	nCustomers, nTickets, nComments, nMoved, nSkipped int
+	nCustomers, nOrders, nTickets, nComments, nMoved, nSkipped int
 }
 
 func (s *seeder) run(ctx context.Context) error {
 	customerIDs := make([]string, len(demoCustomers))
+	byRequest := make(map[string]string, len(demoCustomers))
 	for i, c := range demoCustomers {
 		reqID := fmt.Sprintf("demo-customer-%d", i+1)
 		got, err := s.customers.CreateCustomer(ctx, &ordersv1.CreateCustomerRequest{Customer: c, RequestId: reqID})
@@ -114,8 +117,14 @@ func (s *seeder) run(ctx context.Context) error {
 			return fmt.Errorf("create customer %s: %w", reqID, err)
 		}
 		customerIDs[i] = got.GetId()
+		byRequest[reqID] = got.GetId()
 		s.nCustomers++
 	}
+	n, err := seedDemoOrders(ctx, s.orders, byRequest)
+	if err != nil {
+		return err
+	}
+	s.nOrders = n
 	for i, dt := range demoTickets {
 		reqID := fmt.Sprintf("demo-ticket-%d", i+1)
 		t := dt.ticket()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/lumio/contactcentre/internal/billing"
 	"github.com/lumio/contactcentre/internal/bootstrap"
 )
 
@@ -17,6 +18,10 @@ type Config struct {
 	StripeIE StripeAccount `env:", prefix=STRIPE_IE_"`
 	// StripeAPIBaseURL replaces https://api.stripe.com (tests and make run use stripe-mock).
 	StripeAPIBaseURL string `env:"STRIPE_API_BASE_URL, default=https://api.stripe.com"`
+	// RetentionOverrides lengthens the 7-year retention of orders per country, as "DE=10,FR=10".
+	RetentionOverrides string `env:"ORDER_RETENTION_OVERRIDES"`
+	// Retention is parsed from RetentionOverrides.
+	Retention billing.RetentionPolicy
 }
 
 // StripeAccount is one Stripe entity's keys: each entity has its own account and secrets.
@@ -54,5 +59,11 @@ func loadConfig(ctx context.Context, lookup func(string) (string, bool)) (Config
 		// Exactly one entity per payment only holds if the entities are different accounts.
 		return Config{}, fmt.Errorf("configuration: STRIPE_US_SECRET_KEY and STRIPE_IE_SECRET_KEY must differ")
 	}
+	cfg.Retention = billing.DefaultRetention()
+	overrides, err := billing.ParseRetentionOverrides(cfg.RetentionOverrides)
+	if err != nil {
+		return Config{}, fmt.Errorf("configuration: ORDER_RETENTION_OVERRIDES %w", err)
+	}
+	cfg.Retention.Overrides = overrides
 	return cfg, nil
 }

@@ -11,9 +11,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	dataflowv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/dataflow/v1"
 	ordersv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/orders/v1"
 
+	"github.com/lumio/contactcentre/internal/billing"
+	"github.com/lumio/contactcentre/internal/billing/billingdb"
+	"github.com/lumio/contactcentre/internal/billing/billinggrpc"
 	"github.com/lumio/contactcentre/internal/bootstrap"
 	"github.com/lumio/contactcentre/internal/customers"
 	"github.com/lumio/contactcentre/internal/customers/customersdb"
@@ -44,13 +49,22 @@ func run(ctx context.Context, lookup func(string) (string, bool), stdout io.Writ
 	}
 	defer proc.Close()
 
-	customerStore := customersdb.New(proc.Pool, proc.Keyring)
-	customerSvc := customers.NewService(customerStore, proc.Policy, func() time.Time { return time.Now().UTC() })
+	now := func() time.Time { return time.Now().UTC() }
+	orderStore := billingdb.New(proc.Pool, proc.Keyring)
+	orderSvc := billing.NewService(orderStore, proc.Policy, cfg.Retention, now)
+	// A change of a customer's facts (residency, consent, reseller) recomputes the flow lists
+	// of its orders in the same transaction.
+	customerStore := customersdb.New(proc.Pool, proc.Keyring).OnFactsChange(
+		func(ctx context.Context, tx pgx.Tx, _, after customers.Customer) error {
+			_, err := orderStore.RecomputeFlows(ctx, tx, after.ID, after.UpdateTime, orderSvc.Flows)
+			return err
+		})
+	customerSvc := customers.NewService(customerStore, proc.Policy, now)
 
 	ordersv1.RegisterCustomerServiceServer(proc.GRPC, customersgrpc.NewServer(customerSvc))
-	// Orders, payments, reporting and privacy requests arrive with their own work; until then
-	// they answer UNIMPLEMENTED but are listed by reflection for client builders.
-	ordersv1.RegisterOrderServiceServer(proc.GRPC, ordersv1.UnimplementedOrderServiceServer{})
+	ordersv1.RegisterOrderServiceServer(proc.GRPC, billinggrpc.NewOrderServer(orderSvc))
+	// Payments, reporting and privacy requests arrive with their own work; until then they
+	// answer UNIMPLEMENTED but are listed by reflection for client builders.
 	ordersv1.RegisterPaymentServiceServer(proc.GRPC, ordersv1.UnimplementedPaymentServiceServer{})
 	ordersv1.RegisterReportingServiceServer(proc.GRPC, ordersv1.UnimplementedReportingServiceServer{})
 	dataflowv1.RegisterPrivacyServiceServer(proc.GRPC, dataflowv1.UnimplementedPrivacyServiceServer{})

@@ -61,6 +61,23 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("finance creating a customer: got %v, want PermissionDenied", err)
 	}
 
+	order, err := ordersv1.NewOrderServiceClient(svc.Conn).CreateOrder(sales, &ordersv1.CreateOrderRequest{
+		RequestId: "e2e-order-1",
+		Order: &ordersv1.Order{
+			CustomerId: created.GetId(), Channel: ordersv1.OrderChannel_ORDER_CHANNEL_RESELLER, ResellerId: "edu-partners-us",
+			Currency: "USD", Lines: []*ordersv1.OrderLine{{Sku: "LUMIO-SITE-1Y", Quantity: 3, UnitPriceMinor: 99_99, VatRateBp: 725}},
+			GrossMinor: 1, // server-computed: a client's total is ignored
+		},
+	})
+	if err != nil {
+		t.Fatalf("CreateOrder: %v", err)
+	}
+	// 3 × 99.99 = 299.97; VAT 7.25 % = 21.747825 → 21.75 (half-up per line).
+	if order.GetNetMinor() != 29997 || order.GetVatMinor() != 2175 || order.GetGrossMinor() != 32172 ||
+		order.GetStatus() != ordersv1.OrderStatus_ORDER_STATUS_PAID {
+		t.Fatalf("reseller order totals/status = %d/%d/%d %v", order.GetNetMinor(), order.GetVatMinor(), order.GetGrossMinor(), order.GetStatus())
+	}
+
 	subs, err := dataflowv1.NewDataFlowServiceClient(svc.Conn).ListSubprocessors(finance, &dataflowv1.ListSubprocessorsRequest{})
 	if err != nil || len(subs.GetSubprocessors()) != 15 {
 		t.Fatalf("ListSubprocessors = %d entries, %v", len(subs.GetSubprocessors()), err)
