@@ -278,7 +278,7 @@ cat <<EOF
 
   grpcurl -plaintext $SUPPORTSVC_GRPC_ADDR list
   grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"page_size":5}' $SUPPORTSVC_GRPC_ADDR contactcentre.support.v1.TicketService/ListTickets
-  grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"query":"projector"}' $SUPPORTSVC_GRPC_ADDR contactcentre.support.v1.TicketService/ListTickets
+  grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"query":"sso"}' $SUPPORTSVC_GRPC_ADDR contactcentre.support.v1.TicketService/ListTickets
   grpcurl -plaintext $ORDERSVC_GRPC_ADDR list
 
   Ctrl-C stops everything make run started.
