@@ -56,12 +56,14 @@ ticket=$(grpcurl -plaintext "${auth[@]}" -d '{"ticket":'"$ticket_json"',"request
 
 # ghz prints "Requests/sec: N" and a latency distribution with "50 % in X ms" lines.
 summarise() { # name file
+  # ghz cancels the streams in flight when -z runs out ("transport is closing"): not errors.
   awk -v name="$1" '
     /Requests\/sec:/ {rps=$2}
     /50 % in/ {p50=$4" "$5}
     /99 % in/ {p99=$4" "$5}
-    /Error distribution:/ {errs=1}
-    END {printf "%-28s %10.0f RPS   p50 %-12s p99 %-12s%s\n", name, rps, p50, p99, (errs ? "  (errors: see log)" : "")}' "$2"
+    /Error distribution:/ {inerr=1; next}
+    inerr && /^ *\[[0-9]+\]/ && !/transport is closing/ {gsub(/[\[\]]/, "", $1); errs+=$1}
+    END {printf "%-28s %10.0f RPS   p50 %-12s p99 %-12s%s\n", name, rps, p50, p99, (errs ? sprintf("  (%d errors)", errs) : "")}' "$2"
 }
 rps_of() { awk '/Requests\/sec:/ {print $2}' "$1"; }
 

@@ -76,6 +76,7 @@ type keyFunc func(ctx context.Context, t *jwt.Token) (any, error)
 type verifier struct {
 	parser *jwt.Parser
 	key    keyFunc
+	cache  *tokenCache
 }
 
 func newVerifier(issuer, audience string, algs []string, key keyFunc) *verifier {
@@ -89,7 +90,8 @@ func newVerifier(issuer, audience string, algs []string, key keyFunc) *verifier 
 			jwt.WithLeeway(leeway),
 			jwt.WithStrictDecoding(),
 		),
-		key: key,
+		key:   key,
+		cache: newTokenCache(tokenCacheSize, time.Now),
 	}
 }
 
@@ -97,6 +99,9 @@ func newVerifier(issuer, audience string, algs []string, key keyFunc) *verifier 
 func (v *verifier) Verify(ctx context.Context, bearer string) (Identity, error) {
 	if bearer == "" || len(bearer) > maxTokenBytes {
 		return Identity{}, unauthenticated("malformed token")
+	}
+	if id, ok := v.cache.get(bearer); ok {
+		return id, nil
 	}
 	var c claims
 	_, err := v.parser.ParseWithClaims(bearer, &c, func(t *jwt.Token) (any, error) { return v.key(ctx, t) })
@@ -115,6 +120,9 @@ func (v *verifier) Verify(ctx context.Context, bearer string) (Identity, error) 
 			return Identity{}, unauthenticated("token names an unknown role")
 		}
 		id.Roles = append(id.Roles, r)
+	}
+	if c.ExpiresAt != nil {
+		v.cache.put(bearer, id, c.ExpiresAt.Time)
 	}
 	return id, nil
 }
