@@ -46,7 +46,7 @@ var rpcRoles = map[string][]Role{
 	recordingSvc + "SetRecordingOptOut": supportDesk,
 	recordingSvc + "ListRecordings":     supportReaders,
 	recordingSvc + "GetRecording":       supportReaders,
-	recordingSvc + "DeleteRecording":    supportDesk,
+	recordingSvc + "DeleteRecording":    {RoleSupervisor, RolePrivacyOfficer},
 
 	customerSvc + "CreateCustomer": customerWriters,
 	customerSvc + "GetCustomer":    customerReaders,

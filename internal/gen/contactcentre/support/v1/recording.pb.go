@@ -29,6 +29,8 @@ const (
 	RecordingStatus_RECORDING_STATUS_UNSPECIFIED RecordingStatus = 0
 	RecordingStatus_RECORDING_STATUS_STORED      RecordingStatus = 1
 	RecordingStatus_RECORDING_STATUS_DELETED     RecordingStatus = 2
+	// The call is being recorded, or the audio is not yet copied off the carrier.
+	RecordingStatus_RECORDING_STATUS_PENDING RecordingStatus = 3
 )
 
 // Enum value maps for RecordingStatus.
@@ -37,11 +39,13 @@ var (
 		0: "RECORDING_STATUS_UNSPECIFIED",
 		1: "RECORDING_STATUS_STORED",
 		2: "RECORDING_STATUS_DELETED",
+		3: "RECORDING_STATUS_PENDING",
 	}
 	RecordingStatus_value = map[string]int32{
 		"RECORDING_STATUS_UNSPECIFIED": 0,
 		"RECORDING_STATUS_STORED":      1,
 		"RECORDING_STATUS_DELETED":     2,
+		"RECORDING_STATUS_PENDING":     3,
 	}
 )
 
@@ -84,8 +88,11 @@ type Recording struct {
 	AllowedSubprocessors []string               `protobuf:"bytes,7,rep,name=allowed_subprocessors,json=allowedSubprocessors,proto3" json:"allowed_subprocessors,omitempty"`
 	CreateTime           *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	DeleteTime           *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// download_url is a short-lived signed link to the audio, for supervisors and admins only.
+	DownloadUrl           string                 `protobuf:"bytes,10,opt,name=download_url,json=downloadUrl,proto3" json:"download_url,omitempty"`
+	DownloadUrlExpireTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=download_url_expire_time,json=downloadUrlExpireTime,proto3" json:"download_url_expire_time,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Recording) Reset() {
@@ -177,6 +184,20 @@ func (x *Recording) GetCreateTime() *timestamppb.Timestamp {
 func (x *Recording) GetDeleteTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.DeleteTime
+	}
+	return nil
+}
+
+func (x *Recording) GetDownloadUrl() string {
+	if x != nil {
+		return x.DownloadUrl
+	}
+	return ""
+}
+
+func (x *Recording) GetDownloadUrlExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DownloadUrlExpireTime
 	}
 	return nil
 }
@@ -487,7 +508,7 @@ var File_contactcentre_support_v1_recording_proto protoreflect.FileDescriptor
 
 const file_contactcentre_support_v1_recording_proto_rawDesc = "" +
 	"\n" +
-	"(contactcentre/support/v1/recording.proto\x12\x18contactcentre.support.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x03\n" +
+	"(contactcentre/support/v1/recording.proto\x12\x18contactcentre.support.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x04\n" +
 	"\tRecording\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tticket_id\x18\x02 \x01(\tR\bticketId\x12\x19\n" +
@@ -499,7 +520,10 @@ const file_contactcentre_support_v1_recording_proto_rawDesc = "" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vdelete_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\"Q\n" +
+	"deleteTime\x12!\n" +
+	"\fdownload_url\x18\n" +
+	" \x01(\tR\vdownloadUrl\x12S\n" +
+	"\x18download_url_expire_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x15downloadUrlExpireTime\"Q\n" +
 	"\x19SetRecordingOptOutRequest\x12\x1b\n" +
 	"\tticket_id\x18\x01 \x01(\tR\bticketId\x12\x17\n" +
 	"\aopt_out\x18\x02 \x01(\bR\x06optOut\"\x81\x01\n" +
@@ -517,11 +541,12 @@ const file_contactcentre_support_v1_recording_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"@\n" +
 	"\x16DeleteRecordingRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*n\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason*\x8c\x01\n" +
 	"\x0fRecordingStatus\x12 \n" +
 	"\x1cRECORDING_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17RECORDING_STATUS_STORED\x10\x01\x12\x1c\n" +
-	"\x18RECORDING_STATUS_DELETED\x10\x022\xd6\x03\n" +
+	"\x18RECORDING_STATUS_DELETED\x10\x02\x12\x1c\n" +
+	"\x18RECORDING_STATUS_PENDING\x10\x032\xd6\x03\n" +
 	"\x10RecordingService\x12\x7f\n" +
 	"\x12SetRecordingOptOut\x123.contactcentre.support.v1.SetRecordingOptOutRequest\x1a4.contactcentre.support.v1.SetRecordingOptOutResponse\x12s\n" +
 	"\x0eListRecordings\x12/.contactcentre.support.v1.ListRecordingsRequest\x1a0.contactcentre.support.v1.ListRecordingsResponse\x12b\n" +
@@ -558,20 +583,21 @@ var file_contactcentre_support_v1_recording_proto_depIdxs = []int32{
 	0, // 0: contactcentre.support.v1.Recording.status:type_name -> contactcentre.support.v1.RecordingStatus
 	8, // 1: contactcentre.support.v1.Recording.create_time:type_name -> google.protobuf.Timestamp
 	8, // 2: contactcentre.support.v1.Recording.delete_time:type_name -> google.protobuf.Timestamp
-	1, // 3: contactcentre.support.v1.ListRecordingsResponse.recordings:type_name -> contactcentre.support.v1.Recording
-	2, // 4: contactcentre.support.v1.RecordingService.SetRecordingOptOut:input_type -> contactcentre.support.v1.SetRecordingOptOutRequest
-	4, // 5: contactcentre.support.v1.RecordingService.ListRecordings:input_type -> contactcentre.support.v1.ListRecordingsRequest
-	6, // 6: contactcentre.support.v1.RecordingService.GetRecording:input_type -> contactcentre.support.v1.GetRecordingRequest
-	7, // 7: contactcentre.support.v1.RecordingService.DeleteRecording:input_type -> contactcentre.support.v1.DeleteRecordingRequest
-	3, // 8: contactcentre.support.v1.RecordingService.SetRecordingOptOut:output_type -> contactcentre.support.v1.SetRecordingOptOutResponse
-	5, // 9: contactcentre.support.v1.RecordingService.ListRecordings:output_type -> contactcentre.support.v1.ListRecordingsResponse
-	1, // 10: contactcentre.support.v1.RecordingService.GetRecording:output_type -> contactcentre.support.v1.Recording
-	1, // 11: contactcentre.support.v1.RecordingService.DeleteRecording:output_type -> contactcentre.support.v1.Recording
-	8, // [8:12] is the sub-list for method output_type
-	4, // [4:8] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	8, // 3: contactcentre.support.v1.Recording.download_url_expire_time:type_name -> google.protobuf.Timestamp
+	1, // 4: contactcentre.support.v1.ListRecordingsResponse.recordings:type_name -> contactcentre.support.v1.Recording
+	2, // 5: contactcentre.support.v1.RecordingService.SetRecordingOptOut:input_type -> contactcentre.support.v1.SetRecordingOptOutRequest
+	4, // 6: contactcentre.support.v1.RecordingService.ListRecordings:input_type -> contactcentre.support.v1.ListRecordingsRequest
+	6, // 7: contactcentre.support.v1.RecordingService.GetRecording:input_type -> contactcentre.support.v1.GetRecordingRequest
+	7, // 8: contactcentre.support.v1.RecordingService.DeleteRecording:input_type -> contactcentre.support.v1.DeleteRecordingRequest
+	3, // 9: contactcentre.support.v1.RecordingService.SetRecordingOptOut:output_type -> contactcentre.support.v1.SetRecordingOptOutResponse
+	5, // 10: contactcentre.support.v1.RecordingService.ListRecordings:output_type -> contactcentre.support.v1.ListRecordingsResponse
+	1, // 11: contactcentre.support.v1.RecordingService.GetRecording:output_type -> contactcentre.support.v1.Recording
+	1, // 12: contactcentre.support.v1.RecordingService.DeleteRecording:output_type -> contactcentre.support.v1.Recording
+	9, // [9:13] is the sub-list for method output_type
+	5, // [5:9] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_contactcentre_support_v1_recording_proto_init() }
