@@ -18,6 +18,8 @@ commands:
   token --role ROLE [--sub NAME] [--ttl D]   print a development bearer token
   migrate up|down [--steps N]                apply or revert schema migrations (DATABASE_URL)
   seed demo                                  load demo data through the running services
+  subprocessors [--format markdown|csv]      print the public subprocessor disclosure
+  ropa                                       print the GDPR Art. 30 record of processing
 `
 
 func main() {
@@ -45,6 +47,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "seed":
 		return runSeed(ctx, args[1:], getenv, stdout, stderr)
+	case "subprocessors":
+		return runSubprocessors(ctx, args[1:], getenv, stdout, stderr)
+	case "ropa":
+		return runRopa(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -23,7 +23,6 @@ import (
 	"github.com/lumio/contactcentre/internal/customers"
 	"github.com/lumio/contactcentre/internal/customers/customersdb"
 	"github.com/lumio/contactcentre/internal/customers/customersgrpc"
-	"github.com/lumio/contactcentre/internal/dataflow/dataflowgrpc"
 )
 
 func main() {
@@ -68,7 +67,9 @@ func run(ctx context.Context, lookup func(string) (string, bool), stdout io.Writ
 	ordersv1.RegisterPaymentServiceServer(proc.GRPC, ordersv1.UnimplementedPaymentServiceServer{})
 	ordersv1.RegisterReportingServiceServer(proc.GRPC, ordersv1.UnimplementedReportingServiceServer{})
 	dataflowv1.RegisterPrivacyServiceServer(proc.GRPC, dataflowv1.UnimplementedPrivacyServiceServer{})
-	dataflowv1.RegisterDataFlowServiceServer(proc.GRPC, dataflowgrpc.NewServer())
+	if err := proc.ServeDataFlow(lookup, cfg.Outbox); err != nil {
+		return err
+	}
 
 	return proc.Serve(ctx, cfg.GRPCAddr, cfg.HTTPAddr, ready)
 }

@@ -11,11 +11,14 @@ import (
 	"syscall"
 	"time"
 
-	dataflowv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/dataflow/v1"
 	supportv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/support/v1"
 
 	"github.com/lumio/contactcentre/internal/bootstrap"
-	"github.com/lumio/contactcentre/internal/dataflow/dataflowgrpc"
+	"github.com/lumio/contactcentre/internal/recording"
+	"github.com/lumio/contactcentre/internal/recording/recordingdb"
+	"github.com/lumio/contactcentre/internal/recording/recordinggrpc"
+	"github.com/lumio/contactcentre/internal/recording/recordingstore"
+	"github.com/lumio/contactcentre/internal/recording/recordingtwilio"
 	"github.com/lumio/contactcentre/internal/tickets"
 	"github.com/lumio/contactcentre/internal/tickets/ticketsdb"
 	"github.com/lumio/contactcentre/internal/tickets/ticketsgrpc"
@@ -44,14 +47,49 @@ func run(ctx context.Context, lookup func(string) (string, bool), stdout io.Writ
 	}
 	defer proc.Close()
 
+	now := func() time.Time { return time.Now().UTC() }
 	ticketStore := ticketsdb.New(proc.Pool, proc.Keyring)
-	ticketSvc := tickets.NewService(ticketStore, proc.Policy, cfg.SLA, func() time.Time { return time.Now().UTC() })
+	ticketSvc := tickets.NewService(ticketStore, proc.Policy, cfg.SLA, now)
+
+	carrier, err := recordingtwilio.NewCarrier(cfg.Twilio.carrier(cfg.PublicURL))
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	objects, err := newObjectStore(ctx, cfg.Recording)
+	if err != nil {
+		return err
+	}
+	// The download-link key is derived from the master key, so every replica agrees on it
+	// without another secret to distribute.
+	signer, err := recording.NewURLSigner(cfg.PublicURL, proc.Keyring.Index("recording-download-url", "v1"))
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	optOut := recording.TicketOptOutFunc(func(ctx context.Context, actor, ticketID string, optOut bool) error {
+		_, err := ticketSvc.SetRecordingOptOut(ctx, actor, ticketID, optOut)
+		return err
+	})
+	recSvc := recording.NewService(recordingdb.New(proc.Pool, proc.Keyring, proc.Policy), carrier, objects,
+		optOut, signer, cfg.Recording.Config(), proc.Logger, now)
 
 	supportv1.RegisterTicketServiceServer(proc.GRPC, ticketsgrpc.NewServer(ticketSvc))
-	// Recordings arrive with the Twilio work; until then the service answers UNIMPLEMENTED
-	// but is listed by reflection so that clients can be built against it.
-	supportv1.RegisterRecordingServiceServer(proc.GRPC, supportv1.UnimplementedRecordingServiceServer{})
-	dataflowv1.RegisterDataFlowServiceServer(proc.GRPC, dataflowgrpc.NewServer())
+	supportv1.RegisterRecordingServiceServer(proc.GRPC, recordinggrpc.NewServer(recSvc))
+	recordingtwilio.NewHandler(recSvc, cfg.Twilio.carrier(cfg.PublicURL), proc.Logger).Register(proc.Mux)
+	proc.Background(recSvc.RunSweeper)
+	proc.Background(recSvc.RunReconciler)
+	if err := proc.ServeDataFlow(lookup, cfg.Outbox); err != nil {
+		return err
+	}
 
 	return proc.Serve(ctx, cfg.GRPCAddr, cfg.HTTPAddr, ready)
+}
+
+// newObjectStore opens the recordings' audio store that the configuration names.
+func newObjectStore(ctx context.Context, cfg RecordingConfig) (recording.Objects, error) {
+	if cfg.Store == "s3" {
+		return recordingstore.NewS3(ctx, recordingstore.S3Config{
+			Bucket: cfg.S3Bucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint, Prefix: cfg.S3Prefix,
+		})
+	}
+	return recordingstore.NewFS(cfg.Dir)
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	dataflowv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/dataflow/v1"
 	supportv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/support/v1"
 
 	"github.com/lumio/contactcentre/internal/auth"
@@ -128,9 +129,32 @@ func TestRunEndToEnd(t *testing.T) {
 	if _, err := desk.GetTicket(finance, &supportv1.GetTicketRequest{Id: ticket.GetId()}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("finance reading a ticket: got %v, want PermissionDenied", err)
 	}
-	_, err = supportv1.NewRecordingServiceClient(svc.Conn).ListRecordings(agent, &supportv1.ListRecordingsRequest{TicketId: ticket.GetId()})
-	if status.Code(err) != codes.Unimplemented {
-		t.Fatalf("recordings before the Twilio work: got %v, want Unimplemented", err)
+	// The caller declines recording: CallMiner leaves the ticket's flows, nothing was recorded.
+	optOut, err := supportv1.NewRecordingServiceClient(svc.Conn).SetRecordingOptOut(agent,
+		&supportv1.SetRecordingOptOutRequest{TicketId: ticket.GetId(), OptOut: true})
+	if err != nil || !optOut.GetOptOut() || optOut.GetRecordingsDeleted() != 0 {
+		t.Fatalf("SetRecordingOptOut = %v, %v", optOut, err)
+	}
+	after, err := desk.GetTicket(agent, &supportv1.GetTicketRequest{Id: ticket.GetId()})
+	if err != nil || !after.GetRecordingOptOut() || strings.Contains(strings.Join(after.GetAllowedSubprocessors(), ","), "callminer") {
+		t.Fatalf("after opt-out the ticket = %v, %v", after, err)
+	}
+	supervisor := bootstraptest.As(t, env, auth.RoleSupervisor, "sue")
+	why, err := dataflowv1.NewDataFlowServiceClient(svc.Conn).ExplainFlow(supervisor,
+		&dataflowv1.ExplainFlowRequest{RecordId: ticket.GetId(), SubprocessorId: "callminer"})
+	if err != nil || why.GetAllowed() || why.GetReason() == "" {
+		t.Fatalf("ExplainFlow(callminer) after opt-out = %v, %v", why, err)
+	}
+	deliveries, err := dataflowv1.NewDataFlowServiceClient(svc.Conn).ListDeliveries(supervisor,
+		&dataflowv1.ListDeliveriesRequest{RecordId: ticket.GetId()})
+	if err != nil || len(deliveries.GetDeliveries()) == 0 {
+		t.Fatalf("ListDeliveries = %v, %v", deliveries, err)
+	}
+	for _, d := range deliveries.GetDeliveries() {
+		if d.GetSubprocessorId() == "callminer" && d.GetKind() == "record" &&
+			d.GetStatus() != dataflowv1.DeliveryStatus_DELIVERY_STATUS_CANCELLED && d.GetStatus() != dataflowv1.DeliveryStatus_DELIVERY_STATUS_DELIVERED {
+			t.Errorf("callminer delivery after opt-out is %v", d.GetStatus())
+		}
 	}
 	if err := svc.Stop(); err != nil {
 		t.Fatalf("graceful stop: %v", err)

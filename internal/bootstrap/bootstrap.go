@@ -41,6 +41,7 @@ type Config struct {
 	Keyring  keyring.Config
 	Auth     auth.Config
 	GRPC     grpcserver.Config
+	Outbox   dataflow.DispatchConfig
 	// StorefrontCountries is DOMAIN.md's North-America set: the storefront and Gainsight.
 	StorefrontCountries []string      `env:"STOREFRONT_COUNTRIES, default=US,CA"`
 	ShutdownGrace       time.Duration `env:"SHUTDOWN_GRACE, default=20s"`
@@ -97,6 +98,13 @@ type Process struct {
 	// Mux serves /healthz and /metrics; services add their webhooks to it.
 	Mux   *http.ServeMux
 	grace time.Duration
+	jobs  []func(context.Context) error
+}
+
+// Background adds a job (an outbox dispatcher, a sweeper) that runs while the process serves.
+// A job returns nil when its context ends; any error stops the whole process.
+func (p *Process) Background(job func(ctx context.Context) error) {
+	p.jobs = append(p.jobs, job)
 }
 
 // New validates the shared configuration and connects everything, in reading order. The
@@ -188,6 +196,9 @@ func (p *Process) Serve(ctx context.Context, grpcAddr, httpAddr string, ready fu
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return grpcserver.Serve(ctx, p.GRPC, grpcLis, p.Health, p.grace) })
 	g.Go(func() error { return httpserver.Serve(ctx, httpserver.NewServer(p.Mux), httpLis, p.grace) })
+	for _, job := range p.jobs {
+		g.Go(func() error { return job(ctx) })
+	}
 	p.Logger.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String())
 	if ready != nil {
 		ready(Addrs{GRPC: grpcLis.Addr(), HTTP: httpLis.Addr()})

@@ -30,18 +30,19 @@ const (
 )
 
 // Facts are what the policy decides from. Each kind reads only the facts that matter to it.
+// The JSON names are those of the flow ledger (flow_records.facts), which ExplainFlow reads back.
 type Facts struct {
-	Kind Kind
+	Kind Kind `json:"kind"`
 	// Ticket and recording facts.
-	TicketChannel   string
-	RecordingOptOut bool
+	TicketChannel   string `json:"ticket_channel,omitempty"`
+	RecordingOptOut bool   `json:"recording_opt_out,omitempty"`
 	// Customer facts (also for the customer's orders).
-	ResidencyCountry string
-	MarketingConsent bool
-	HasReseller      bool
+	ResidencyCountry string `json:"residency_country,omitempty"`
+	MarketingConsent bool   `json:"marketing_consent,omitempty"`
+	HasReseller      bool   `json:"has_reseller,omitempty"`
 	// Order and payment facts. StripeEntity is StripeUS or StripeIE for storefront orders.
-	OrderChannel string
-	StripeEntity string
+	OrderChannel string `json:"order_channel,omitempty"`
+	StripeEntity string `json:"stripe_entity,omitempty"`
 }
 
 // Decision is the policy's answer for one record.

@@ -43,6 +43,7 @@ func Env(t testing.TB, dbURL string) map[string]string {
 		"TWILIO_ACCOUNT_SID":        "AC0123456789abcdef0123456789abcdef",
 		"TWILIO_AUTH_TOKEN":         "0123456789abcdef0123456789abcdef",
 		"TWILIO_API_BASE_URL":       "http://127.0.0.1:1",
+		"RECORDING_DIR":             filepath.Join(t.TempDir(), "recordings"),
 		"STRIPE_API_BASE_URL":       "http://127.0.0.1:12111",
 		"STRIPE_US_SECRET_KEY":      "sk_test_us123",
 		"STRIPE_US_PUBLISHABLE_KEY": "pk_test_us123",

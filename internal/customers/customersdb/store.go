@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ import (
 	"github.com/lumio/contactcentre/internal/apperr"
 	"github.com/lumio/contactcentre/internal/customers"
 	"github.com/lumio/contactcentre/internal/customers/customersdb/internal/dbsqlc"
+	"github.com/lumio/contactcentre/internal/dataflow"
+	"github.com/lumio/contactcentre/internal/dataflow/dataflowdb"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
 	"github.com/lumio/contactcentre/internal/paging"
@@ -120,10 +123,93 @@ func (s *Store) Create(ctx context.Context, c customers.Customer, requestID stri
 		if err != nil {
 			return postgres.Interpret(fmt.Errorf("insert customer: %w", err))
 		}
+		if err := dataflowdb.Track(ctx, tx, flowRecord(c)); err != nil {
+			return err
+		}
+		if err := enqueueCustomer(ctx, tx, pk, c); err != nil {
+			return err
+		}
 		out = c
 		return nil
 	})
 	return out, err
+}
+
+// flowRecord is the customer's entry in the flow ledger.
+func flowRecord(c customers.Customer) dataflow.Record {
+	return dataflow.Record{ID: c.ID, Kind: dataflow.KindCustomer, CustomerID: c.ID, Facts: customers.Facts(c), Allowed: c.AllowedSubprocessors}
+}
+
+// customerDoc is the customer as the CRM, the ERP and a reseller receive it.
+type customerDoc struct {
+	ID               string            `json:"id"`
+	OrgName          string            `json:"org_name"`
+	Contact          customers.Contact `json:"contact"`
+	Address          customers.Address `json:"address"`
+	ResidencyCountry string            `json:"residency_country"`
+	MarketingConsent bool              `json:"marketing_consent"`
+	ResellerID       string            `json:"reseller_id,omitempty"`
+	CreateTime       string            `json:"create_time"`
+}
+
+// marketingDoc is what marketing processors need: name, email and company (DOMAIN.md).
+type marketingDoc struct {
+	ID      string `json:"id"`
+	OrgName string `json:"org_name"`
+	Name    string `json:"name,omitempty"`
+	Email   string `json:"email,omitempty"`
+}
+
+// monitoringDoc holds only facts; the mixpanel sink still projects it through the
+// pseudonymisation allow-list (ids hashed), whatever it holds.
+type monitoringDoc struct {
+	ID               string `json:"id"`
+	Kind             string `json:"kind"`
+	ResidencyCountry string `json:"residency_country"`
+	MarketingConsent bool   `json:"marketing_consent"`
+	HasReseller      bool   `json:"has_reseller"`
+	CreateTime       string `json:"create_time"`
+}
+
+// enqueueCustomer queues a new customer to the processors that receive customers, each with
+// only what it needs; Enqueue refuses (and audits) any the customer's list does not allow, so
+// only the allowed ones are passed.
+func enqueueCustomer(ctx context.Context, tx pgx.Tx, dk *keyring.DataKey, c customers.Customer) error {
+	created := c.CreateTime.Format(time.RFC3339Nano)
+	docs := []struct {
+		targets []string
+		doc     any
+	}{
+		{[]string{dataflow.Salesforce, dataflow.Microsoft, dataflow.Reseller}, customerDoc{
+			ID: c.ID, OrgName: c.OrgName, Contact: c.Contact, Address: c.Address,
+			ResidencyCountry: c.ResidencyCountry, MarketingConsent: c.MarketingConsent,
+			ResellerID: c.ResellerID, CreateTime: created,
+		}},
+		{[]string{dataflow.HubSpot, dataflow.Gainsight}, marketingDoc{ID: c.ID, OrgName: c.OrgName, Name: c.Contact.Name, Email: c.Contact.Email}},
+		{[]string{dataflow.Mixpanel}, monitoringDoc{
+			ID: c.ID, Kind: string(dataflow.KindCustomer), ResidencyCountry: c.ResidencyCountry,
+			MarketingConsent: c.MarketingConsent, HasReseller: c.ResellerID != "", CreateTime: created,
+		}},
+	}
+	for _, d := range docs {
+		var targets []string
+		for _, p := range d.targets {
+			if slices.Contains(c.AllowedSubprocessors, p) {
+				targets = append(targets, p)
+			}
+		}
+		if len(targets) == 0 {
+			continue
+		}
+		payload, err := json.Marshal(d.doc)
+		if err != nil {
+			return fmt.Errorf("encode customer delivery: %w", err)
+		}
+		if err := dataflowdb.Enqueue(ctx, tx, dk, c.ID, targets, payload); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Get implements customers.Store.
@@ -226,6 +312,11 @@ func (s *Store) Update(ctx context.Context, id string, apply func(customers.Cust
 			return apperr.ErrStaleEtag
 		}
 		after.Version = before.Version + 1
+		// Re-tracked on every update: when consent is withdrawn or the country corrected, Track
+		// cancels what is queued to processors no longer allowed and asks holders to delete.
+		if err := dataflowdb.Track(ctx, tx, flowRecord(after)); err != nil {
+			return err
+		}
 		if customers.Facts(before) != customers.Facts(after) {
 			for _, h := range s.hooks {
 				if err := h(ctx, tx, before, after); err != nil {

@@ -11,12 +11,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lumio/contactcentre/internal/apperr"
+	"github.com/lumio/contactcentre/internal/dataflow"
+	"github.com/lumio/contactcentre/internal/dataflow/dataflowdb"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
 	"github.com/lumio/contactcentre/internal/paging"
@@ -97,10 +101,72 @@ func (s *Store) CreateTicket(ctx context.Context, rec tickets.CreateRecord) (tic
 		if err := s.insertEvent(ctx, tx, rec.Event); err != nil {
 			return err
 		}
+		if err := dataflowdb.Track(ctx, tx, flowRecord(t)); err != nil {
+			return err
+		}
+		if err := enqueueTicket(ctx, tx, dk, t); err != nil {
+			return err
+		}
 		out = t
 		return nil
 	})
 	return out, err
+}
+
+// flowRecord is the ticket's entry in the flow ledger.
+func flowRecord(t tickets.Ticket) dataflow.Record {
+	return dataflow.Record{
+		ID: t.ID, Kind: dataflow.KindTicket, CustomerID: t.CustomerID, Allowed: t.AllowedSubprocessors,
+		Facts: dataflow.Facts{Kind: dataflow.KindTicket, TicketChannel: string(t.Channel), RecordingOptOut: t.RecordingOptOut},
+	}
+}
+
+// ticketPushTargets are the processors a new ticket is sent to, when its list allows them.
+// aws_us hosts us (nothing is pushed there) and twilio carries calls; neither receives tickets.
+var ticketPushTargets = []string{dataflow.BlueOcean, dataflow.CallMiner, dataflow.Google, dataflow.Microsoft, dataflow.Salesforce}
+
+// ticketDoc is the ticket as the support vendors receive it.
+type ticketDoc struct {
+	ID          string   `json:"id"`
+	CustomerID  string   `json:"customer_id"`
+	Channel     string   `json:"channel"`
+	Subject     string   `json:"subject,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Priority    string   `json:"priority"`
+	Status      string   `json:"status"`
+	Contact     contact  `json:"contact"`
+	CallSID     string   `json:"call_sid,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	CreateTime  string   `json:"create_time"`
+}
+
+type contact struct {
+	Name       string `json:"name,omitempty"`
+	Title      string `json:"title,omitempty"`
+	Email      string `json:"email,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	MayContact bool   `json:"may_contact"`
+}
+
+// enqueueTicket queues the new ticket to each allowed push target, in the create transaction.
+func enqueueTicket(ctx context.Context, tx pgx.Tx, dk *keyring.DataKey, t tickets.Ticket) error {
+	var targets []string
+	for _, p := range ticketPushTargets {
+		if slices.Contains(t.AllowedSubprocessors, p) {
+			targets = append(targets, p)
+		}
+	}
+	c := t.Contact
+	payload, err := json.Marshal(ticketDoc{
+		ID: t.ID, CustomerID: t.CustomerID, Channel: string(t.Channel), Subject: t.Subject,
+		Description: t.Description, Priority: string(t.Priority), Status: string(t.Status),
+		Contact: contact{Name: c.Name, Title: c.Title, Email: c.Email, Phone: c.Phone, MayContact: c.MayContact},
+		CallSID: t.CallSID, Tags: t.Tags, CreateTime: t.CreateTime.Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		return fmt.Errorf("encode ticket delivery: %w", err)
+	}
+	return dataflowdb.Enqueue(ctx, tx, dk, t.ID, targets, payload)
 }
 
 // Ticket implements tickets.Store.
@@ -216,6 +282,11 @@ func (s *Store) UpdateTicket(ctx context.Context, id string, fn tickets.UpdateFu
 			return fmt.Errorf("update ticket %s: version %d not found", id, cur.Version)
 		}
 		if err := s.insertEvent(ctx, tx, ch.Event); err != nil {
+			return err
+		}
+		// Every change re-tracks the ticket: when its list shrank (a recording opt-out), Track
+		// cancels what is queued and asks processors that hold a copy to delete it.
+		if err := dataflowdb.Track(ctx, tx, flowRecord(t)); err != nil {
 			return err
 		}
 		out = t

@@ -483,9 +483,12 @@ type Delivery struct {
 	Attempts       int32                  `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	Error          string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
-	Id             string                 `protobuf:"bytes,6,opt,name=id,proto3" json:"id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// id is the stable delivery id a receiver dedupes on.
+	Id string `protobuf:"bytes,6,opt,name=id,proto3" json:"id,omitempty"`
+	// kind is "record" for the record itself, "deletion" for a request to delete it.
+	Kind          string `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Delivery) Reset() {
@@ -556,6 +559,13 @@ func (x *Delivery) GetError() string {
 func (x *Delivery) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+func (x *Delivery) GetKind() string {
+	if x != nil {
+		return x.Kind
 	}
 	return ""
 }
@@ -631,7 +641,7 @@ const file_contactcentre_dataflow_v1_dataflow_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12%\n" +
 	"\x0etransfer_basis\x18\x03 \x01(\tR\rtransferBasis\"4\n" +
 	"\x15ListDeliveriesRequest\x12\x1b\n" +
-	"\trecord_id\x18\x01 \x01(\tR\brecordId\"\xf5\x01\n" +
+	"\trecord_id\x18\x01 \x01(\tR\brecordId\"\x89\x02\n" +
 	"\bDelivery\x12'\n" +
 	"\x0fsubprocessor_id\x18\x01 \x01(\tR\x0esubprocessorId\x12A\n" +
 	"\x06status\x18\x02 \x01(\x0e2).contactcentre.dataflow.v1.DeliveryStatusR\x06status\x12\x1a\n" +
@@ -639,7 +649,8 @@ const file_contactcentre_dataflow_v1_dataflow_proto_rawDesc = "" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x0e\n" +
-	"\x02id\x18\x06 \x01(\tR\x02id\"]\n" +
+	"\x02id\x18\x06 \x01(\tR\x02id\x12\x12\n" +
+	"\x04kind\x18\a \x01(\tR\x04kind\"]\n" +
 	"\x16ListDeliveriesResponse\x12C\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2#.contactcentre.dataflow.v1.DeliveryR\n" +
