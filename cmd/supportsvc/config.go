@@ -75,7 +75,7 @@ func (c RecordingConfig) validate() error {
 		return errors.New("configuration: RECORDING_STORE must be fs or s3")
 	case c.Store == "s3" && (c.S3Bucket == "" || c.S3Region == ""):
 		return errors.New("configuration: RECORDING_S3_BUCKET and RECORDING_S3_REGION are required with RECORDING_STORE=s3")
-	case len(c.DeclineDigit) != 1 || !strings.Contains("0123456789*#", c.DeclineDigit):
+	case len(c.DeclineDigit) != 1 || !strings.ContainsAny(c.DeclineDigit, "0123456789*#"):
 		return errors.New("configuration: RECORDING_DECLINE_DIGIT must be one key: 0-9, * or #")
 	case c.Retention <= 0 || c.URLTTL <= 0 || c.SweepEvery <= 0 || c.ReconcileEvery <= 0:
 		return errors.New("configuration: RECORDING_RETENTION, _URL_TTL, _SWEEP_EVERY and _RECONCILE_EVERY must be positive")
