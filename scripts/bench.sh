@@ -105,3 +105,10 @@ awk -v c="$create_rps" -v t="$tps" -v g="$get_rps" -v b="$bare_rps" 'BEGIN {
   printf "CreateTicket / pgbench TPS     = %5.1f %%  (target >= 80 %%)\n", 100*c/t
   printf "GetTicket / bare grpc-go RPS   = %5.1f %%  (target >= 60 %%)\n", 100*g/b }'
 echo "peak RSS supportsvc = $(hwm "$support_pid")   ordersvc = $(hwm "$orders_pid")   (target < 100 MiB each)"
+
+echo
+echo "== outbox dispatcher: deliveries/s to an in-process sink, beside raw INSERT+DELETE of the same rows =="
+TEST_DATABASE_URL=$admin_url go test -run '^$' -bench BenchmarkDispatch -benchtime 20000x ./internal/dataflow/dataflowdb | grep -E '^Benchmark|deliveries'
+echo
+echo "== orders and payments: CreateOrder, CreatePayment through us, and stripe-mock called directly =="
+TEST_DATABASE_URL=$admin_url go test -run '^$' -bench . -benchtime 2s ./internal/billing/billingstripe/ | grep -E '^Benchmark'

@@ -19,6 +19,7 @@ import (
 	"github.com/lumio/contactcentre/internal/billing"
 	"github.com/lumio/contactcentre/internal/billing/billingdb"
 	"github.com/lumio/contactcentre/internal/billing/billinggrpc"
+	"github.com/lumio/contactcentre/internal/billing/billingstripe"
 	"github.com/lumio/contactcentre/internal/bootstrap"
 	"github.com/lumio/contactcentre/internal/customers"
 	"github.com/lumio/contactcentre/internal/customers/customersdb"
@@ -61,10 +62,26 @@ func run(ctx context.Context, lookup func(string) (string, bool), stdout io.Writ
 	customerSvc := customers.NewService(customerStore, proc.Policy, now)
 
 	ordersv1.RegisterCustomerServiceServer(proc.GRPC, customersgrpc.NewServer(customerSvc))
+	// Each Stripe entity has its own account, keys and webhook secret; a payment goes to the one
+	// its order's customer's residency decided.
+	stripeCfg := billingstripe.Config{
+		US:         billingstripe.Account(cfg.StripeUS),
+		IE:         billingstripe.Account(cfg.StripeIE),
+		APIBaseURL: cfg.StripeAPIBaseURL,
+	}
+	gateway, err := billingstripe.New(stripeCfg)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	paymentSvc := billing.NewPayments(orderStore, gateway, proc.Policy, now)
+
 	ordersv1.RegisterOrderServiceServer(proc.GRPC, billinggrpc.NewOrderServer(orderSvc))
-	// Payments, reporting and privacy requests arrive with their own work; until then they
-	// answer UNIMPLEMENTED but are listed by reflection for client builders.
-	ordersv1.RegisterPaymentServiceServer(proc.GRPC, ordersv1.UnimplementedPaymentServiceServer{})
+	ordersv1.RegisterPaymentServiceServer(proc.GRPC, billinggrpc.NewPaymentServer(paymentSvc))
+	if err := billingstripe.RegisterWebhooks(proc.Mux, stripeCfg, paymentSvc, proc.Logger); err != nil {
+		return err
+	}
+	// Reporting and privacy requests arrive with their own work; until then they answer
+	// UNIMPLEMENTED but are listed by reflection for client builders.
 	ordersv1.RegisterReportingServiceServer(proc.GRPC, ordersv1.UnimplementedReportingServiceServer{})
 	dataflowv1.RegisterPrivacyServiceServer(proc.GRPC, dataflowv1.UnimplementedPrivacyServiceServer{})
 	if err := proc.ServeDataFlow(lookup, cfg.Outbox); err != nil {

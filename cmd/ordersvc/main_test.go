@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v76/webhook"
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -15,6 +20,7 @@ import (
 	ordersv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/orders/v1"
 
 	"github.com/lumio/contactcentre/internal/auth"
+	"github.com/lumio/contactcentre/internal/billing/billingstripe/stripemocktest"
 	"github.com/lumio/contactcentre/internal/bootstrap/bootstraptest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 )
@@ -25,6 +31,7 @@ func TestRunEndToEnd(t *testing.T) {
 	t.Parallel()
 	_, dbURL := pgtest.NewDB(t)
 	env := bootstraptest.Env(t, dbURL)
+	env["STRIPE_API_BASE_URL"] = stripemocktest.URL(t)
 	svc := bootstraptest.Start(t, run, env)
 
 	health, err := healthpb.NewHealthClient(svc.Conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
@@ -76,6 +83,64 @@ func TestRunEndToEnd(t *testing.T) {
 	if order.GetNetMinor() != 29997 || order.GetVatMinor() != 2175 || order.GetGrossMinor() != 32172 ||
 		order.GetStatus() != ordersv1.OrderStatus_ORDER_STATUS_PAID {
 		t.Fatalf("reseller order totals/status = %d/%d/%d %v", order.GetNetMinor(), order.GetVatMinor(), order.GetGrossMinor(), order.GetStatus())
+	}
+
+	// A storefront buys for a US school: the order waits for payment, the payment goes to
+	// Stripe, Inc. (stripe-mock), and the signed webhook marks both paid.
+	storefront := bootstraptest.As(t, env, auth.RoleStorefront, "shop")
+	buyer, err := customers.CreateCustomer(storefront, &ordersv1.CreateCustomerRequest{Customer: &ordersv1.Customer{
+		OrgName: "Lincoln Elementary", Address: &ordersv1.Address{City: "Omaha", Country: "US"},
+	}})
+	if err != nil {
+		t.Fatalf("CreateCustomer as storefront: %v", err)
+	}
+	webOrder, err := ordersv1.NewOrderServiceClient(svc.Conn).CreateOrder(storefront, &ordersv1.CreateOrderRequest{Order: &ordersv1.Order{
+		CustomerId: buyer.GetId(), Channel: ordersv1.OrderChannel_ORDER_CHANNEL_STOREFRONT, Currency: "USD",
+		Lines: []*ordersv1.OrderLine{{Sku: "LUMIO-CLASS-1Y", Quantity: 1, UnitPriceMinor: 4900}},
+	}})
+	if err != nil || webOrder.GetStatus() != ordersv1.OrderStatus_ORDER_STATUS_PENDING_PAYMENT {
+		t.Fatalf("storefront order = %v, %v", webOrder, err)
+	}
+	payments := ordersv1.NewPaymentServiceClient(svc.Conn)
+	pay, err := payments.CreatePayment(storefront, &ordersv1.CreatePaymentRequest{OrderId: webOrder.GetId(), IdempotencyKey: "checkout-1"})
+	if err != nil {
+		t.Fatalf("CreatePayment: %v", err)
+	}
+	if pay.GetStripeEntity() != ordersv1.StripeEntity_STRIPE_ENTITY_US || pay.GetPublishableKey() != env["STRIPE_US_PUBLISHABLE_KEY"] ||
+		pay.GetClientSecret() == "" || pay.GetAmountMinor() != 4900 {
+		t.Fatalf("payment = %v", pay)
+	}
+	agent := bootstraptest.As(t, env, auth.RoleAgent, "alice")
+	if _, err := payments.GetPayment(agent, &ordersv1.GetPaymentRequest{Id: pay.GetId()}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("agent reading a payment: got %v, want PermissionDenied", err)
+	}
+	event, _ := json.Marshal(map[string]any{
+		"id": "evt_e2e_1", "object": "event", "api_version": "2023-10-16", "created": time.Now().Unix(),
+		"type": "payment_intent.succeeded", "data": map[string]any{"object": map[string]any{
+			"id": pay.GetPaymentIntentId(), "object": "payment_intent", "amount": 4900, "currency": "usd", "status": "succeeded",
+			"metadata": map[string]string{"payment_id": pay.GetId(), "order_id": webOrder.GetId()},
+		}},
+	})
+	for _, hook := range []struct {
+		path, secret string
+		want         int
+	}{
+		{"/stripe/webhook/ie", env["STRIPE_US_WEBHOOK_SECRET"], http.StatusBadRequest}, // the other entity's endpoint
+		{"/stripe/webhook/us", env["STRIPE_US_WEBHOOK_SECRET"], http.StatusOK},
+		{"/stripe/webhook/us", env["STRIPE_US_WEBHOOK_SECRET"], http.StatusOK}, // a redelivery changes nothing
+	} {
+		signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: event, Secret: hook.secret, Timestamp: time.Now()})
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://"+svc.Addrs.HTTP.String()+hook.path, bytes.NewReader(event))
+		req.Header.Set("Stripe-Signature", signed.Header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != hook.want {
+			t.Fatalf("POST %s = %v, %v; want %d", hook.path, resp, err, hook.want)
+		}
+		_ = resp.Body.Close()
+	}
+	paid, err := ordersv1.NewOrderServiceClient(svc.Conn).GetOrder(storefront, &ordersv1.GetOrderRequest{Id: webOrder.GetId()})
+	if err != nil || paid.GetStatus() != ordersv1.OrderStatus_ORDER_STATUS_PAID {
+		t.Fatalf("order after payment_intent.succeeded = %v, %v", paid, err)
 	}
 
 	subs, err := dataflowv1.NewDataFlowServiceClient(svc.Conn).ListSubprocessors(finance, &dataflowv1.ListSubprocessorsRequest{})
@@ -142,3 +207,5 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestMain(m *testing.M) { stripemocktest.Main(m) }

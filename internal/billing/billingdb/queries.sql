@@ -76,3 +76,125 @@ UPDATE orders SET
     update_time           = sqlc.arg('update_time'),
     version               = version + 1
 WHERE id = sqlc.arg('id');
+
+-- name: LockOrderForPayment :one
+-- FOR UPDATE OF o: payments of one order are decided one at a time (the one-live-payment rule),
+-- and the order's status cannot change under the decision.
+SELECT o.id, o.customer_id, o.channel, o.status, o.stripe_entity, o.currency, o.gross_minor, o.create_by,
+       c.residency_country, (c.erase_time IS NOT NULL)::boolean AS erased,
+       EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status <> 'canceled')::boolean AS has_live_payment
+FROM orders o
+JOIN customers c ON c.id = o.customer_id
+WHERE o.id = $1
+FOR UPDATE OF o;
+
+-- name: InsertPayment :exec
+INSERT INTO payments (
+    id, order_id, customer_id, stripe_entity, dek_id, amount_minor, currency, status,
+    allowed_subprocessors, version, create_by, create_time, update_time
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+);
+
+-- name: GetPayment :one
+SELECT sqlc.embed(p), k.master_key_id, k.wrapped_key
+FROM payments p
+JOIN data_keys k ON k.id = p.dek_id
+WHERE p.id = $1;
+
+-- name: LockPayment :one
+SELECT sqlc.embed(p), k.master_key_id, k.wrapped_key
+FROM payments p
+JOIN data_keys k ON k.id = p.dek_id
+WHERE p.id = $1
+FOR UPDATE OF p;
+
+-- name: FindPaymentByIntent :one
+SELECT id FROM payments WHERE stripe_entity = $1 AND payment_intent_id = $2;
+
+-- name: FindPaymentByID :one
+-- For an event that overtook the storing of its PaymentIntent id: our id from the intent's
+-- metadata, accepted only for the entity that signed the event and a matching or empty intent.
+SELECT id FROM payments
+WHERE id = sqlc.arg('id') AND stripe_entity = sqlc.arg('stripe_entity')
+  AND payment_intent_id IN ('', sqlc.arg('payment_intent_id')::text);
+
+-- name: SetPaymentIntent :exec
+UPDATE payments SET
+    payment_intent_id = sqlc.arg('payment_intent_id'),
+    client_secret_ct  = sqlc.arg('client_secret_ct'),
+    update_time       = sqlc.arg('update_time'),
+    version           = version + 1
+WHERE id = sqlc.arg('id');
+
+-- name: SetPaymentState :exec
+-- The client secret is dropped as soon as the buyer can no longer pay with it.
+UPDATE payments SET
+    status            = sqlc.arg('status'),
+    status_event_time = sqlc.narg('status_event_time'),
+    refunded_minor    = sqlc.arg('refunded_minor'),
+    payment_intent_id = CASE WHEN payment_intent_id = '' THEN sqlc.arg('payment_intent_id')::text ELSE payment_intent_id END,
+    client_secret_ct  = CASE WHEN sqlc.arg('keep_secret')::boolean THEN client_secret_ct END,
+    update_time       = sqlc.arg('update_time'),
+    version           = version + 1
+WHERE id = sqlc.arg('id');
+
+-- name: LockOrderStatus :one
+SELECT status FROM orders WHERE id = $1 FOR UPDATE;
+
+-- name: SetOrderStatus :exec
+UPDATE orders SET
+    status      = sqlc.arg('status'),
+    update_time = sqlc.arg('update_time'),
+    version     = version + 1
+WHERE id = sqlc.arg('id');
+
+-- name: InsertRefund :exec
+INSERT INTO payment_refunds (
+    id, payment_id, stripe_refund_id, amount_minor, currency, status, create_by, create_time, update_time
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9
+);
+
+-- name: GetRefund :one
+SELECT * FROM payment_refunds WHERE id = $1;
+
+-- name: LockRefund :one
+SELECT * FROM payment_refunds WHERE id = $1 FOR UPDATE;
+
+-- name: SumRefunds :one
+-- reserved counts every refund that is not failed (including those Stripe has not answered);
+-- accepted counts those Stripe accepted.
+SELECT coalesce(sum(amount_minor) FILTER (WHERE status <> 'failed'), 0)::bigint AS reserved,
+       coalesce(sum(amount_minor) FILTER (WHERE status <> 'failed' AND stripe_refund_id <> ''), 0)::bigint AS accepted
+FROM payment_refunds
+WHERE payment_id = $1;
+
+-- name: SetRefundResult :exec
+UPDATE payment_refunds SET
+    stripe_refund_id = sqlc.arg('stripe_refund_id'),
+    status           = sqlc.arg('status'),
+    update_time      = sqlc.arg('update_time')
+WHERE id = sqlc.arg('id');
+
+-- name: UpsertStripeRefund :exec
+-- A refund Stripe reports: new ones (made outside this service) are inserted; known ones move
+-- forward only (pending → succeeded or failed), so a stale report cannot undo a newer one.
+INSERT INTO payment_refunds (
+    id, payment_id, stripe_refund_id, amount_minor, currency, status, create_by, create_time, update_time
+) VALUES (
+    $1, $2, $3, $4, $5, $6, 'stripe', $7, $7
+)
+ON CONFLICT (stripe_refund_id) WHERE stripe_refund_id <> '' DO UPDATE SET
+    status      = EXCLUDED.status,
+    update_time = EXCLUDED.update_time
+WHERE payment_refunds.status = 'pending' AND EXCLUDED.status <> 'pending';
+
+-- name: InsertStripeEvent :execrows
+INSERT INTO stripe_events (event_id, stripe_entity, type, outcome, event_time, receive_time)
+VALUES ($1, $2, $3, 'pending', $4, $5)
+ON CONFLICT (event_id) DO NOTHING;
+
+-- name: SetStripeEventOutcome :exec
+UPDATE stripe_events SET outcome = sqlc.arg('outcome'), payment_id = sqlc.narg('payment_id')
+WHERE event_id = sqlc.arg('event_id');

@@ -1,6 +1,6 @@
-// Package billinggrpc serves contactcentre.orders.v1.OrderService: thin handlers that convert
-// between proto and the billing domain. Errors are domain errors, mapped to status codes by the
-// grpcserver interceptor.
+// Package billinggrpc serves contactcentre.orders.v1.OrderService and PaymentService: thin
+// handlers that convert between proto and the billing domain. Errors are domain errors, mapped
+// to status codes by the grpcserver interceptor.
 package billinggrpc
 
 import (

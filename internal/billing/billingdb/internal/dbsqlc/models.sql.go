@@ -41,3 +41,35 @@ type OrderLine struct {
 	NetMinor       int64
 	VatMinor       int64
 }
+
+type Payment struct {
+	ID                   string
+	OrderID              string
+	CustomerID           string
+	StripeEntity         string
+	PaymentIntentID      string
+	ClientSecretCt       []byte
+	DekID                string
+	AmountMinor          int64
+	Currency             string
+	Status               string
+	StatusEventTime      *time.Time
+	RefundedMinor        int64
+	AllowedSubprocessors []string
+	Version              int64
+	CreateBy             string
+	CreateTime           time.Time
+	UpdateTime           time.Time
+}
+
+type PaymentRefund struct {
+	ID             string
+	PaymentID      string
+	StripeRefundID string
+	AmountMinor    int64
+	Currency       string
+	Status         string
+	CreateBy       string
+	CreateTime     time.Time
+	UpdateTime     time.Time
+}

@@ -12,6 +12,43 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const findPaymentByID = `-- name: FindPaymentByID :one
+SELECT id FROM payments
+WHERE id = $1 AND stripe_entity = $2
+  AND payment_intent_id IN ('', $3::text)
+`
+
+type FindPaymentByIDParams struct {
+	ID              string
+	StripeEntity    string
+	PaymentIntentID string
+}
+
+// For an event that overtook the storing of its PaymentIntent id: our id from the intent's
+// metadata, accepted only for the entity that signed the event and a matching or empty intent.
+func (q *Queries) FindPaymentByID(ctx context.Context, db DBTX, arg FindPaymentByIDParams) (string, error) {
+	row := db.QueryRow(ctx, findPaymentByID, arg.ID, arg.StripeEntity, arg.PaymentIntentID)
+	var id string
+	err := row.Scan(&id)
+	return id, err
+}
+
+const findPaymentByIntent = `-- name: FindPaymentByIntent :one
+SELECT id FROM payments WHERE stripe_entity = $1 AND payment_intent_id = $2
+`
+
+type FindPaymentByIntentParams struct {
+	StripeEntity    string
+	PaymentIntentID string
+}
+
+func (q *Queries) FindPaymentByIntent(ctx context.Context, db DBTX, arg FindPaymentByIntentParams) (string, error) {
+	row := db.QueryRow(ctx, findPaymentByIntent, arg.StripeEntity, arg.PaymentIntentID)
+	var id string
+	err := row.Scan(&id)
+	return id, err
+}
+
 const getOrder = `-- name: GetOrder :one
 SELECT o.id, o.customer_id, o.channel, o.reseller_id, o.currency, o.status, o.net_minor, o.vat_minor, o.gross_minor, o.stripe_entity, o.country, o.ship_to_ct, o.dek_id, o.allowed_subprocessors, o.version, o.create_by, o.create_time, o.update_time, o.retain_until, k.master_key_id, k.wrapped_key
 FROM orders o
@@ -52,6 +89,67 @@ func (q *Queries) GetOrder(ctx context.Context, db DBTX, id string) (GetOrderRow
 		&i.Order.RetainUntil,
 		&i.MasterKeyID,
 		&i.WrappedKey,
+	)
+	return i, err
+}
+
+const getPayment = `-- name: GetPayment :one
+SELECT p.id, p.order_id, p.customer_id, p.stripe_entity, p.payment_intent_id, p.client_secret_ct, p.dek_id, p.amount_minor, p.currency, p.status, p.status_event_time, p.refunded_minor, p.allowed_subprocessors, p.version, p.create_by, p.create_time, p.update_time, k.master_key_id, k.wrapped_key
+FROM payments p
+JOIN data_keys k ON k.id = p.dek_id
+WHERE p.id = $1
+`
+
+type GetPaymentRow struct {
+	Payment     Payment
+	MasterKeyID string
+	WrappedKey  []byte
+}
+
+func (q *Queries) GetPayment(ctx context.Context, db DBTX, id string) (GetPaymentRow, error) {
+	row := db.QueryRow(ctx, getPayment, id)
+	var i GetPaymentRow
+	err := row.Scan(
+		&i.Payment.ID,
+		&i.Payment.OrderID,
+		&i.Payment.CustomerID,
+		&i.Payment.StripeEntity,
+		&i.Payment.PaymentIntentID,
+		&i.Payment.ClientSecretCt,
+		&i.Payment.DekID,
+		&i.Payment.AmountMinor,
+		&i.Payment.Currency,
+		&i.Payment.Status,
+		&i.Payment.StatusEventTime,
+		&i.Payment.RefundedMinor,
+		&i.Payment.AllowedSubprocessors,
+		&i.Payment.Version,
+		&i.Payment.CreateBy,
+		&i.Payment.CreateTime,
+		&i.Payment.UpdateTime,
+		&i.MasterKeyID,
+		&i.WrappedKey,
+	)
+	return i, err
+}
+
+const getRefund = `-- name: GetRefund :one
+SELECT id, payment_id, stripe_refund_id, amount_minor, currency, status, create_by, create_time, update_time FROM payment_refunds WHERE id = $1
+`
+
+func (q *Queries) GetRefund(ctx context.Context, db DBTX, id string) (PaymentRefund, error) {
+	row := db.QueryRow(ctx, getRefund, id)
+	var i PaymentRefund
+	err := row.Scan(
+		&i.ID,
+		&i.PaymentID,
+		&i.StripeRefundID,
+		&i.AmountMinor,
+		&i.Currency,
+		&i.Status,
+		&i.CreateBy,
+		&i.CreateTime,
+		&i.UpdateTime,
 	)
 	return i, err
 }
@@ -154,6 +252,113 @@ func (q *Queries) InsertOrderLines(ctx context.Context, db DBTX, arg InsertOrder
 		arg.VatsMinor,
 	)
 	return err
+}
+
+const insertPayment = `-- name: InsertPayment :exec
+INSERT INTO payments (
+    id, order_id, customer_id, stripe_entity, dek_id, amount_minor, currency, status,
+    allowed_subprocessors, version, create_by, create_time, update_time
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+)
+`
+
+type InsertPaymentParams struct {
+	ID                   string
+	OrderID              string
+	CustomerID           string
+	StripeEntity         string
+	DekID                string
+	AmountMinor          int64
+	Currency             string
+	Status               string
+	AllowedSubprocessors []string
+	Version              int64
+	CreateBy             string
+	CreateTime           time.Time
+	UpdateTime           time.Time
+}
+
+func (q *Queries) InsertPayment(ctx context.Context, db DBTX, arg InsertPaymentParams) error {
+	_, err := db.Exec(ctx, insertPayment,
+		arg.ID,
+		arg.OrderID,
+		arg.CustomerID,
+		arg.StripeEntity,
+		arg.DekID,
+		arg.AmountMinor,
+		arg.Currency,
+		arg.Status,
+		arg.AllowedSubprocessors,
+		arg.Version,
+		arg.CreateBy,
+		arg.CreateTime,
+		arg.UpdateTime,
+	)
+	return err
+}
+
+const insertRefund = `-- name: InsertRefund :exec
+INSERT INTO payment_refunds (
+    id, payment_id, stripe_refund_id, amount_minor, currency, status, create_by, create_time, update_time
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9
+)
+`
+
+type InsertRefundParams struct {
+	ID             string
+	PaymentID      string
+	StripeRefundID string
+	AmountMinor    int64
+	Currency       string
+	Status         string
+	CreateBy       string
+	CreateTime     time.Time
+	UpdateTime     time.Time
+}
+
+func (q *Queries) InsertRefund(ctx context.Context, db DBTX, arg InsertRefundParams) error {
+	_, err := db.Exec(ctx, insertRefund,
+		arg.ID,
+		arg.PaymentID,
+		arg.StripeRefundID,
+		arg.AmountMinor,
+		arg.Currency,
+		arg.Status,
+		arg.CreateBy,
+		arg.CreateTime,
+		arg.UpdateTime,
+	)
+	return err
+}
+
+const insertStripeEvent = `-- name: InsertStripeEvent :execrows
+INSERT INTO stripe_events (event_id, stripe_entity, type, outcome, event_time, receive_time)
+VALUES ($1, $2, $3, 'pending', $4, $5)
+ON CONFLICT (event_id) DO NOTHING
+`
+
+type InsertStripeEventParams struct {
+	EventID      string
+	StripeEntity string
+	Type         string
+	EventTime    time.Time
+	ReceiveTime  time.Time
+}
+
+func (q *Queries) InsertStripeEvent(ctx context.Context, db DBTX, arg InsertStripeEventParams) (int64, error) {
+	result, err := db.Exec(ctx, insertStripeEvent,
+		arg.EventID,
+		arg.StripeEntity,
+		arg.Type,
+		arg.EventTime,
+		arg.ReceiveTime,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const listOrderLines = `-- name: ListOrderLines :many
@@ -359,6 +564,124 @@ func (q *Queries) LockCustomerOrderFlows(ctx context.Context, db DBTX, customerI
 	return items, nil
 }
 
+const lockOrderForPayment = `-- name: LockOrderForPayment :one
+SELECT o.id, o.customer_id, o.channel, o.status, o.stripe_entity, o.currency, o.gross_minor, o.create_by,
+       c.residency_country, (c.erase_time IS NOT NULL)::boolean AS erased,
+       EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status <> 'canceled')::boolean AS has_live_payment
+FROM orders o
+JOIN customers c ON c.id = o.customer_id
+WHERE o.id = $1
+FOR UPDATE OF o
+`
+
+type LockOrderForPaymentRow struct {
+	ID               string
+	CustomerID       string
+	Channel          string
+	Status           string
+	StripeEntity     string
+	Currency         string
+	GrossMinor       int64
+	CreateBy         string
+	ResidencyCountry string
+	Erased           bool
+	HasLivePayment   bool
+}
+
+// FOR UPDATE OF o: payments of one order are decided one at a time (the one-live-payment rule),
+// and the order's status cannot change under the decision.
+func (q *Queries) LockOrderForPayment(ctx context.Context, db DBTX, id string) (LockOrderForPaymentRow, error) {
+	row := db.QueryRow(ctx, lockOrderForPayment, id)
+	var i LockOrderForPaymentRow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.Channel,
+		&i.Status,
+		&i.StripeEntity,
+		&i.Currency,
+		&i.GrossMinor,
+		&i.CreateBy,
+		&i.ResidencyCountry,
+		&i.Erased,
+		&i.HasLivePayment,
+	)
+	return i, err
+}
+
+const lockOrderStatus = `-- name: LockOrderStatus :one
+SELECT status FROM orders WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) LockOrderStatus(ctx context.Context, db DBTX, id string) (string, error) {
+	row := db.QueryRow(ctx, lockOrderStatus, id)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
+const lockPayment = `-- name: LockPayment :one
+SELECT p.id, p.order_id, p.customer_id, p.stripe_entity, p.payment_intent_id, p.client_secret_ct, p.dek_id, p.amount_minor, p.currency, p.status, p.status_event_time, p.refunded_minor, p.allowed_subprocessors, p.version, p.create_by, p.create_time, p.update_time, k.master_key_id, k.wrapped_key
+FROM payments p
+JOIN data_keys k ON k.id = p.dek_id
+WHERE p.id = $1
+FOR UPDATE OF p
+`
+
+type LockPaymentRow struct {
+	Payment     Payment
+	MasterKeyID string
+	WrappedKey  []byte
+}
+
+func (q *Queries) LockPayment(ctx context.Context, db DBTX, id string) (LockPaymentRow, error) {
+	row := db.QueryRow(ctx, lockPayment, id)
+	var i LockPaymentRow
+	err := row.Scan(
+		&i.Payment.ID,
+		&i.Payment.OrderID,
+		&i.Payment.CustomerID,
+		&i.Payment.StripeEntity,
+		&i.Payment.PaymentIntentID,
+		&i.Payment.ClientSecretCt,
+		&i.Payment.DekID,
+		&i.Payment.AmountMinor,
+		&i.Payment.Currency,
+		&i.Payment.Status,
+		&i.Payment.StatusEventTime,
+		&i.Payment.RefundedMinor,
+		&i.Payment.AllowedSubprocessors,
+		&i.Payment.Version,
+		&i.Payment.CreateBy,
+		&i.Payment.CreateTime,
+		&i.Payment.UpdateTime,
+		&i.MasterKeyID,
+		&i.WrappedKey,
+	)
+	return i, err
+}
+
+const lockRefund = `-- name: LockRefund :one
+SELECT id, payment_id, stripe_refund_id, amount_minor, currency, status, create_by, create_time, update_time FROM payment_refunds WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) LockRefund(ctx context.Context, db DBTX, id string) (PaymentRefund, error) {
+	row := db.QueryRow(ctx, lockRefund, id)
+	var i PaymentRefund
+	err := row.Scan(
+		&i.ID,
+		&i.PaymentID,
+		&i.StripeRefundID,
+		&i.AmountMinor,
+		&i.Currency,
+		&i.Status,
+		&i.CreateBy,
+		&i.CreateTime,
+		&i.UpdateTime,
+	)
+	return i, err
+}
+
 const setOrderFlows = `-- name: SetOrderFlows :exec
 UPDATE orders SET
     allowed_subprocessors = $1,
@@ -375,5 +698,185 @@ type SetOrderFlowsParams struct {
 
 func (q *Queries) SetOrderFlows(ctx context.Context, db DBTX, arg SetOrderFlowsParams) error {
 	_, err := db.Exec(ctx, setOrderFlows, arg.AllowedSubprocessors, arg.UpdateTime, arg.ID)
+	return err
+}
+
+const setOrderStatus = `-- name: SetOrderStatus :exec
+UPDATE orders SET
+    status      = $1,
+    update_time = $2,
+    version     = version + 1
+WHERE id = $3
+`
+
+type SetOrderStatusParams struct {
+	Status     string
+	UpdateTime time.Time
+	ID         string
+}
+
+func (q *Queries) SetOrderStatus(ctx context.Context, db DBTX, arg SetOrderStatusParams) error {
+	_, err := db.Exec(ctx, setOrderStatus, arg.Status, arg.UpdateTime, arg.ID)
+	return err
+}
+
+const setPaymentIntent = `-- name: SetPaymentIntent :exec
+UPDATE payments SET
+    payment_intent_id = $1,
+    client_secret_ct  = $2,
+    update_time       = $3,
+    version           = version + 1
+WHERE id = $4
+`
+
+type SetPaymentIntentParams struct {
+	PaymentIntentID string
+	ClientSecretCt  []byte
+	UpdateTime      time.Time
+	ID              string
+}
+
+func (q *Queries) SetPaymentIntent(ctx context.Context, db DBTX, arg SetPaymentIntentParams) error {
+	_, err := db.Exec(ctx, setPaymentIntent,
+		arg.PaymentIntentID,
+		arg.ClientSecretCt,
+		arg.UpdateTime,
+		arg.ID,
+	)
+	return err
+}
+
+const setPaymentState = `-- name: SetPaymentState :exec
+UPDATE payments SET
+    status            = $1,
+    status_event_time = $2,
+    refunded_minor    = $3,
+    payment_intent_id = CASE WHEN payment_intent_id = '' THEN $4::text ELSE payment_intent_id END,
+    client_secret_ct  = CASE WHEN $5::boolean THEN client_secret_ct END,
+    update_time       = $6,
+    version           = version + 1
+WHERE id = $7
+`
+
+type SetPaymentStateParams struct {
+	Status          string
+	StatusEventTime *time.Time
+	RefundedMinor   int64
+	PaymentIntentID string
+	KeepSecret      bool
+	UpdateTime      time.Time
+	ID              string
+}
+
+// The client secret is dropped as soon as the buyer can no longer pay with it.
+func (q *Queries) SetPaymentState(ctx context.Context, db DBTX, arg SetPaymentStateParams) error {
+	_, err := db.Exec(ctx, setPaymentState,
+		arg.Status,
+		arg.StatusEventTime,
+		arg.RefundedMinor,
+		arg.PaymentIntentID,
+		arg.KeepSecret,
+		arg.UpdateTime,
+		arg.ID,
+	)
+	return err
+}
+
+const setRefundResult = `-- name: SetRefundResult :exec
+UPDATE payment_refunds SET
+    stripe_refund_id = $1,
+    status           = $2,
+    update_time      = $3
+WHERE id = $4
+`
+
+type SetRefundResultParams struct {
+	StripeRefundID string
+	Status         string
+	UpdateTime     time.Time
+	ID             string
+}
+
+func (q *Queries) SetRefundResult(ctx context.Context, db DBTX, arg SetRefundResultParams) error {
+	_, err := db.Exec(ctx, setRefundResult,
+		arg.StripeRefundID,
+		arg.Status,
+		arg.UpdateTime,
+		arg.ID,
+	)
+	return err
+}
+
+const setStripeEventOutcome = `-- name: SetStripeEventOutcome :exec
+UPDATE stripe_events SET outcome = $1, payment_id = $2
+WHERE event_id = $3
+`
+
+type SetStripeEventOutcomeParams struct {
+	Outcome   string
+	PaymentID *string
+	EventID   string
+}
+
+func (q *Queries) SetStripeEventOutcome(ctx context.Context, db DBTX, arg SetStripeEventOutcomeParams) error {
+	_, err := db.Exec(ctx, setStripeEventOutcome, arg.Outcome, arg.PaymentID, arg.EventID)
+	return err
+}
+
+const sumRefunds = `-- name: SumRefunds :one
+SELECT coalesce(sum(amount_minor) FILTER (WHERE status <> 'failed'), 0)::bigint AS reserved,
+       coalesce(sum(amount_minor) FILTER (WHERE status <> 'failed' AND stripe_refund_id <> ''), 0)::bigint AS accepted
+FROM payment_refunds
+WHERE payment_id = $1
+`
+
+type SumRefundsRow struct {
+	Reserved int64
+	Accepted int64
+}
+
+// reserved counts every refund that is not failed (including those Stripe has not answered);
+// accepted counts those Stripe accepted.
+func (q *Queries) SumRefunds(ctx context.Context, db DBTX, paymentID string) (SumRefundsRow, error) {
+	row := db.QueryRow(ctx, sumRefunds, paymentID)
+	var i SumRefundsRow
+	err := row.Scan(&i.Reserved, &i.Accepted)
+	return i, err
+}
+
+const upsertStripeRefund = `-- name: UpsertStripeRefund :exec
+INSERT INTO payment_refunds (
+    id, payment_id, stripe_refund_id, amount_minor, currency, status, create_by, create_time, update_time
+) VALUES (
+    $1, $2, $3, $4, $5, $6, 'stripe', $7, $7
+)
+ON CONFLICT (stripe_refund_id) WHERE stripe_refund_id <> '' DO UPDATE SET
+    status      = EXCLUDED.status,
+    update_time = EXCLUDED.update_time
+WHERE payment_refunds.status = 'pending' AND EXCLUDED.status <> 'pending'
+`
+
+type UpsertStripeRefundParams struct {
+	ID             string
+	PaymentID      string
+	StripeRefundID string
+	AmountMinor    int64
+	Currency       string
+	Status         string
+	CreateTime     time.Time
+}
+
+// A refund Stripe reports: new ones (made outside this service) are inserted; known ones move
+// forward only (pending → succeeded or failed), so a stale report cannot undo a newer one.
+func (q *Queries) UpsertStripeRefund(ctx context.Context, db DBTX, arg UpsertStripeRefundParams) error {
+	_, err := db.Exec(ctx, upsertStripeRefund,
+		arg.ID,
+		arg.PaymentID,
+		arg.StripeRefundID,
+		arg.AmountMinor,
+		arg.Currency,
+		arg.Status,
+		arg.CreateTime,
+	)
 	return err
 }
