@@ -114,13 +114,16 @@ func TestRunEndToEnd(t *testing.T) {
 	if _, err := payments.GetPayment(agent, &ordersv1.GetPaymentRequest{Id: pay.GetId()}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("agent reading a payment: got %v, want PermissionDenied", err)
 	}
-	event, _ := json.Marshal(map[string]any{
+	event, err := json.Marshal(map[string]any{
 		"id": "evt_e2e_1", "object": "event", "api_version": "2023-10-16", "created": time.Now().Unix(),
 		"type": "payment_intent.succeeded", "data": map[string]any{"object": map[string]any{
 			"id": pay.GetPaymentIntentId(), "object": "payment_intent", "amount": 4900, "currency": "usd", "status": "succeeded",
 			"metadata": map[string]string{"payment_id": pay.GetId(), "order_id": webOrder.GetId()},
 		}},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, hook := range []struct {
 		path, secret string
 		want         int
