@@ -14,6 +14,7 @@ import (
 	"github.com/lumio/contactcentre/internal/auth"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/paging"
+	"github.com/lumio/contactcentre/internal/validate"
 )
 
 // Contact is the buyer's contact at the organisation. DOMAIN.md: a customer is not a natural
@@ -126,7 +127,7 @@ func NewService(store Store, policy dataflow.Policy, now func() time.Time) *Serv
 // Errors: *apperr.InvalidError naming the field; apperr.ErrAlreadyExists when requestID was used
 // for a different request (including by another caller); apperr.ErrUnavailable.
 func (s *Service) Create(ctx context.Context, who auth.Identity, nc NewCustomer, requestID string) (Customer, error) {
-	if err := validateRequestID(requestID); err != nil {
+	if err := validate.RequestID("request_id", requestID); err != nil {
 		return Customer{}, err
 	}
 	nc, err := ValidateNewCustomer(nc)
@@ -172,7 +173,7 @@ func (s *Service) Get(ctx context.Context, who auth.Identity, id string) (Custom
 //
 // Errors: *apperr.InvalidError naming query, page_size or page_token; apperr.ErrUnavailable.
 func (s *Service) List(ctx context.Context, who auth.Identity, query string, pageSize int32, pageToken string) (Page, error) {
-	if err := checkText("query", query, maxQueryLen, false); err != nil {
+	if err := validate.Text("query", query, maxQueryLen, false); err != nil {
 		return Page{}, err
 	}
 	size, err := paging.Size(pageSize)

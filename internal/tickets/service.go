@@ -11,6 +11,7 @@ import (
 	"github.com/lumio/contactcentre/internal/apperr"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/paging"
+	"github.com/lumio/contactcentre/internal/validate"
 )
 
 // Service applies the ticket desk's rules and keeps tickets in a Store.
@@ -52,11 +53,11 @@ func (s *Service) CreateTicket(ctx context.Context, actor string, in NewTicket, 
 	if err := ValidateNewTicket(in); err != nil {
 		return Ticket{}, err
 	}
-	if err := ValidateRequestID("request_id", requestID); err != nil {
+	if err := validate.RequestID("request_id", requestID); err != nil {
 		return Ticket{}, err
 	}
 	// The canonical id, so that a retry spelling the id in upper case is still a retry.
-	in.CustomerID, _ = ParseID("ticket.customer_id", in.CustomerID)
+	in.CustomerID, _ = validate.ID("ticket.customer_id", in.CustomerID)
 	now := s.clock()
 	t := in.ticket()
 	t.ID = newID()
@@ -109,7 +110,7 @@ func setFields(t Ticket) []string {
 
 // GetTicket returns one ticket. Errors: *apperr.InvalidError (id), apperr.ErrNotFound.
 func (s *Service) GetTicket(ctx context.Context, id string) (Ticket, error) {
-	id, err := ParseID("id", id)
+	id, err := validate.ID("id", id)
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -127,7 +128,7 @@ func (s *Service) ListTickets(ctx context.Context, f Filter, pageSize int32, pag
 		return nil, "", err
 	}
 	if f.CustomerID != "" {
-		f.CustomerID, _ = ParseID("customer_id", f.CustomerID)
+		f.CustomerID, _ = validate.ID("customer_id", f.CustomerID)
 	}
 	size, after, err := pageArgs(pageSize, pageToken, f)
 	if err != nil {
@@ -171,7 +172,7 @@ func (s *Service) UpdateTicket(ctx context.Context, actor string, u TicketUpdate
 	if actor == "" {
 		return Ticket{}, apperr.ErrUnauthenticated
 	}
-	id, err := ParseID("ticket.id", u.ID)
+	id, err := validate.ID("ticket.id", u.ID)
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -240,7 +241,7 @@ func (s *Service) SetRecordingOptOut(ctx context.Context, actor, ticketID string
 	if actor == "" {
 		return Ticket{}, apperr.ErrUnauthenticated
 	}
-	id, err := ParseID("ticket_id", ticketID)
+	id, err := validate.ID("ticket_id", ticketID)
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -276,7 +277,7 @@ func (s *Service) AddComment(ctx context.Context, actor string, in NewComment) (
 	if err := ValidateNewComment(in); err != nil {
 		return Comment{}, err
 	}
-	in.TicketID, _ = ParseID("ticket_id", in.TicketID)
+	in.TicketID, _ = validate.ID("ticket_id", in.TicketID)
 	now := s.clock()
 	rec := CommentRecord{
 		Comment: Comment{
@@ -320,7 +321,7 @@ func (s *Service) AddComment(ctx context.Context, actor string, in NewComment) (
 // ListComments returns a page of a ticket's comments, oldest first. Errors:
 // *apperr.InvalidError, apperr.ErrNotFound (no such ticket).
 func (s *Service) ListComments(ctx context.Context, ticketID string, pageSize int32, pageToken string) ([]Comment, string, error) {
-	id, err := ParseID("ticket_id", ticketID)
+	id, err := validate.ID("ticket_id", ticketID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -339,7 +340,7 @@ func (s *Service) ListComments(ctx context.Context, ticketID string, pageSize in
 // ListEvents returns a page of a ticket's history, oldest first. Errors: *apperr.InvalidError,
 // apperr.ErrNotFound (no such ticket).
 func (s *Service) ListEvents(ctx context.Context, ticketID string, pageSize int32, pageToken string) ([]Event, string, error) {
-	id, err := ParseID("ticket_id", ticketID)
+	id, err := validate.ID("ticket_id", ticketID)
 	if err != nil {
 		return nil, "", err
 	}

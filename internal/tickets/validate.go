@@ -1,16 +1,12 @@
 package tickets
 
 import (
-	"net/mail"
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/google/uuid"
 
 	"github.com/lumio/contactcentre/internal/apperr"
+	"github.com/lumio/contactcentre/internal/validate"
 )
 
 // Limits on ticket fields, in characters (runes) unless noted.
@@ -19,54 +15,22 @@ const (
 	MaxDescription = 20000
 	MaxName        = 200
 	MaxTitle       = 200
-	MaxEmailBytes  = 254
 	MaxTags        = 20
 	MaxAssignee    = 128
-	MaxRequestID   = 128
 	MaxComment     = 20000
 	MaxQuery       = 500
 )
 
 var (
-	phonePattern   = regexp.MustCompile(`^\+?[0-9 ()-]{5,32}$`)
 	tagPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 	callSIDPattern = regexp.MustCompile(`^CA[0-9a-f]{32}$`)
 	maskPathSafe   = regexp.MustCompile(`^[a-z_.]{1,64}$`)
 )
 
-// ParseID checks that id is a UUID and returns its canonical form; field names it in the error.
-func ParseID(field, id string) (string, error) {
-	if len(id) != 36 {
-		if id == "" {
-			return "", apperr.Invalid(field, "is required")
-		}
-		return "", apperr.Invalid(field, "is not a valid id")
-	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", apperr.Invalid(field, "is not a valid id")
-	}
-	return u.String(), nil
-}
-
-// ValidateRequestID checks a client request id: at most 128 printable characters (empty is
-// allowed and means no idempotency).
-func ValidateRequestID(field, id string) error {
-	if !utf8.ValidString(id) || utf8.RuneCountInString(id) > MaxRequestID {
-		return apperr.Invalid(field, "must be at most %d printable characters", MaxRequestID)
-	}
-	for _, r := range id {
-		if !unicode.IsPrint(r) {
-			return apperr.Invalid(field, "must be at most %d printable characters", MaxRequestID)
-		}
-	}
-	return nil
-}
-
 // ValidateNewTicket checks every field of a new ticket and the contact rules of its channel. It
 // returns nil or an *apperr.InvalidError naming the field.
 func ValidateNewTicket(in NewTicket) error {
-	if _, err := ParseID("ticket.customer_id", in.CustomerID); err != nil {
+	if _, err := validate.ID("ticket.customer_id", in.CustomerID); err != nil {
 		return err
 	}
 	if err := validateChannel(in.Channel); err != nil {
@@ -112,10 +76,10 @@ func validateContent(t Ticket, personal bool) error {
 		if strings.TrimSpace(t.Subject) == "" {
 			return apperr.Invalid("ticket.subject", "is required")
 		}
-		if err := checkText("ticket.subject", t.Subject, MaxSubject, false); err != nil {
+		if err := validate.Text("ticket.subject", t.Subject, MaxSubject, false); err != nil {
 			return err
 		}
-		if err := checkText("ticket.description", t.Description, MaxDescription, true); err != nil {
+		if err := validate.MultilineText("ticket.description", t.Description, MaxDescription, false); err != nil {
 			return err
 		}
 		if err := validateContact(t.Channel, t.Contact); err != nil {
@@ -130,30 +94,24 @@ func validateContent(t Ticket, personal bool) error {
 	if t.CallSID != "" && !callSIDPattern.MatchString(t.CallSID) {
 		return apperr.Invalid("ticket.call_sid", "must be CA followed by 32 lower-case hex digits")
 	}
-	if err := checkText("ticket.assignee", t.Assignee, MaxAssignee, false); err != nil {
+	if err := validate.Text("ticket.assignee", t.Assignee, MaxAssignee, false); err != nil {
 		return err
 	}
 	return validateTags(t.Tags)
 }
 
 func validateContact(ch Channel, c Contact) error {
-	if err := checkText("ticket.contact.name", c.Name, MaxName, false); err != nil {
+	if err := validate.Text("ticket.contact.name", c.Name, MaxName, false); err != nil {
 		return err
 	}
-	if err := checkText("ticket.contact.title", c.Title, MaxTitle, false); err != nil {
+	if err := validate.Text("ticket.contact.title", c.Title, MaxTitle, false); err != nil {
 		return err
 	}
-	if c.Email != "" {
-		if len(c.Email) > MaxEmailBytes {
-			return apperr.Invalid("ticket.contact.email", "must be at most %d bytes", MaxEmailBytes)
-		}
-		a, err := mail.ParseAddress(c.Email)
-		if err != nil || a.Name != "" || a.Address != c.Email {
-			return apperr.Invalid("ticket.contact.email", "is not a valid email address")
-		}
+	if err := validate.Email("ticket.contact.email", c.Email); err != nil {
+		return err
 	}
-	if c.Phone != "" && !phonePattern.MatchString(c.Phone) {
-		return apperr.Invalid("ticket.contact.phone", "must be 5 to 32 digits, spaces, ()- with an optional leading +")
+	if err := validate.Phone("ticket.contact.phone", c.Phone); err != nil {
+		return err
 	}
 	// Minimisation: ask for no more than the channel needs, and no less.
 	switch ch {
@@ -188,41 +146,24 @@ func validateTags(tags []string) error {
 	return nil
 }
 
-// checkText checks that s is valid UTF-8 of at most maxRunes characters without control
-// characters; multiline text may also hold newlines and tabs.
-func checkText(field, s string, maxRunes int, multiline bool) error {
-	if !utf8.ValidString(s) {
-		return apperr.Invalid(field, "is not valid UTF-8")
-	}
-	if utf8.RuneCountInString(s) > maxRunes {
-		return apperr.Invalid(field, "must be at most %d characters", maxRunes)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
-			return apperr.Invalid(field, "must not contain control characters")
-		}
-	}
-	return nil
-}
-
 // ValidateNewComment checks a comment to add; it returns nil or an *apperr.InvalidError.
 func ValidateNewComment(in NewComment) error {
-	if _, err := ParseID("ticket_id", in.TicketID); err != nil {
+	if _, err := validate.ID("ticket_id", in.TicketID); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.Body) == "" {
 		return apperr.Invalid("body", "is required")
 	}
-	if err := checkText("body", in.Body, MaxComment, true); err != nil {
+	if err := validate.MultilineText("body", in.Body, MaxComment, false); err != nil {
 		return err
 	}
-	return ValidateRequestID("request_id", in.RequestID)
+	return validate.RequestID("request_id", in.RequestID)
 }
 
 // ValidateFilter checks list filters; it returns nil or an *apperr.InvalidError.
 func ValidateFilter(f Filter) error {
 	if f.CustomerID != "" {
-		if _, err := ParseID("customer_id", f.CustomerID); err != nil {
+		if _, err := validate.ID("customer_id", f.CustomerID); err != nil {
 			return err
 		}
 	}
@@ -234,10 +175,10 @@ func ValidateFilter(f Filter) error {
 			return apperr.Invalid("channel", "is not a valid channel")
 		}
 	}
-	if err := checkText("assignee", f.Assignee, MaxAssignee, false); err != nil {
+	if err := validate.Text("assignee", f.Assignee, MaxAssignee, false); err != nil {
 		return err
 	}
-	return checkText("query", f.Query, MaxQuery, false)
+	return validate.Text("query", f.Query, MaxQuery, false)
 }
 
 // Update-mask paths (AIP-134), relative to the ticket.

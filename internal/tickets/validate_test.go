@@ -9,6 +9,7 @@ import (
 
 	"github.com/lumio/contactcentre/internal/apperr"
 	"github.com/lumio/contactcentre/internal/tickets"
+	"github.com/lumio/contactcentre/internal/validate"
 )
 
 const customerID = "0190a5b0-7c1e-7000-8000-000000000001"
@@ -121,12 +122,12 @@ func TestValidateNewTicket(t *testing.T) {
 
 func TestValidateRequestID(t *testing.T) {
 	t.Parallel()
-	wantField(t, tickets.ValidateRequestID("request_id", ""), "")
-	wantField(t, tickets.ValidateRequestID("request_id", "retry-7f3a"), "")
-	wantField(t, tickets.ValidateRequestID("request_id", strings.Repeat("r", 128)), "")
-	wantField(t, tickets.ValidateRequestID("request_id", strings.Repeat("r", 129)), "request_id")
-	wantField(t, tickets.ValidateRequestID("request_id", "a\tb"), "request_id")
-	wantField(t, tickets.ValidateRequestID("request_id", "\xff"), "request_id")
+	wantField(t, validate.RequestID("request_id", ""), "")
+	wantField(t, validate.RequestID("request_id", "retry-7f3a"), "")
+	wantField(t, validate.RequestID("request_id", strings.Repeat("r", 128)), "")
+	wantField(t, validate.RequestID("request_id", strings.Repeat("r", 129)), "request_id")
+	wantField(t, validate.RequestID("request_id", "a\tb"), "request_id")
+	wantField(t, validate.RequestID("request_id", "\xff"), "request_id")
 }
 
 func TestValidateNewComment(t *testing.T) {
@@ -206,15 +207,15 @@ func TestUpdateFromMask(t *testing.T) {
 
 func TestParseID(t *testing.T) {
 	t.Parallel()
-	got, err := tickets.ParseID("id", strings.ToUpper(customerID))
+	got, err := validate.ID("id", strings.ToUpper(customerID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(customerID, got); diff != "" {
 		t.Errorf("canonical id (-want +got):\n%s", diff)
 	}
-	wantField(t, func() error { _, err := tickets.ParseID("id", ""); return err }(), "id")
-	wantField(t, func() error { _, err := tickets.ParseID("id", "urn:uuid:"+customerID); return err }(), "id")
+	wantField(t, func() error { _, err := validate.ID("id", ""); return err }(), "id")
+	wantField(t, func() error { _, err := validate.ID("id", "urn:uuid:"+customerID); return err }(), "id")
 }
 
 // onlyInvalid fails the fuzz target unless err is nil or an *apperr.InvalidError.
