@@ -2,10 +2,6 @@ package customersgrpc_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
-	"net"
 	"testing"
 	"time"
 
@@ -13,10 +9,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -26,54 +19,20 @@ import (
 	"github.com/lumio/contactcentre/internal/customers/customersgrpc"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	ordersv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/orders/v1"
-	"github.com/lumio/contactcentre/internal/grpcserver"
-	"github.com/lumio/contactcentre/internal/keyring"
+	"github.com/lumio/contactcentre/internal/grpcserver/grpctest"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 )
 
-const (
-	issuer   = "test-issuer"
-	audience = "test-audience"
-)
-
-// setup serves CustomerService over bufconn behind the real interceptor chain (token
-// verification, role table, error mapping) and returns a client and a per-role context maker.
+// setup serves CustomerService over bufconn behind the real interceptor chain and returns a
+// client and a per-role context maker.
 func setup(t *testing.T) (ordersv1.CustomerServiceClient, func(sub string, roles ...auth.Role) context.Context) {
 	t.Helper()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := customers.NewService(customersdb.New(pool, kr), dataflow.NewPolicy(dataflow.DefaultNorthAmerica), time.Now)
-	srv, _ := grpcserver.New(nil, auth.NewDevVerifier(pub, issuer, audience), nil, grpcserver.Config{})
-	ordersv1.RegisterCustomerServiceServer(srv, customersgrpc.NewServer(svc))
-
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-
-	as := func(sub string, roles ...auth.Role) context.Context {
-		tok, err := auth.SignToken(priv, issuer, audience, sub, roles, time.Hour, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
-	}
-	return ordersv1.NewCustomerServiceClient(conn), as
+	svc := customers.NewService(customersdb.New(pool, keyringtest.New(t)), dataflow.NewPolicy(dataflow.DefaultNorthAmerica), time.Now)
+	srv := grpctest.New(t, func(s *grpc.Server) { ordersv1.RegisterCustomerServiceServer(s, customersgrpc.NewServer(svc)) })
+	as := func(sub string, roles ...auth.Role) context.Context { return srv.As(t, sub, roles...) }
+	return ordersv1.NewCustomerServiceClient(srv.Conn), as
 }
 
 func dutchCompany() *ordersv1.Customer {

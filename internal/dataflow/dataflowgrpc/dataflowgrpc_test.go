@@ -2,38 +2,30 @@ package dataflowgrpc_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/lumio/contactcentre/internal/auth"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/dataflow/dataflowdb"
 	"github.com/lumio/contactcentre/internal/dataflow/dataflowgrpc"
 	dataflowv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/dataflow/v1"
-	"github.com/lumio/contactcentre/internal/grpcserver"
-	"github.com/lumio/contactcentre/internal/keyring"
+	"github.com/lumio/contactcentre/internal/grpcserver/grpctest"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 )
 
 type bundle struct {
-	key      ed25519.PrivateKey
+	srv      *grpctest.Server
 	ticket   string
 	customer string
 }
@@ -44,12 +36,7 @@ func setup(t *testing.T) (dataflowv1.DataFlowServiceClient, bundle) {
 	t.Helper()
 	ctx := context.Background()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	policy := dataflow.NewPolicy(dataflow.DefaultNorthAmerica)
 	b := bundle{customer: uuid.NewString(), ticket: uuid.NewString()}
 	dek, err := keyringdb.Ensure(ctx, pool, kr, b.customer, keyringdb.Personal)
@@ -71,30 +58,15 @@ func setup(t *testing.T) (dataflowv1.DataFlowServiceClient, bundle) {
 		t.Fatal(err)
 	}
 
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	b.key = priv
-	srv, _ := grpcserver.New(nil, auth.NewDevVerifier(pub, "test", "contactcentre"), nil, grpcserver.Config{})
-	dataflowv1.RegisterDataFlowServiceServer(srv, dataflowgrpc.NewServer(dataflow.NewService(dataflowdb.New(pool, kr), policy)))
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return dataflowv1.NewDataFlowServiceClient(conn), b
+	b.srv = grpctest.New(t, func(s *grpc.Server) {
+		dataflowv1.RegisterDataFlowServiceServer(s, dataflowgrpc.NewServer(dataflow.NewService(dataflowdb.New(pool, kr), policy)))
+	})
+	return dataflowv1.NewDataFlowServiceClient(b.srv.Conn), b
 }
 
 func (b bundle) as(t *testing.T, role auth.Role) context.Context {
 	t.Helper()
-	tok, err := auth.SignToken(b.key, "test", "contactcentre", "user-"+string(role), []auth.Role{role}, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+	return b.srv.As(t, "user-"+string(role), role)
 }
 
 func TestExplainFlow(t *testing.T) {

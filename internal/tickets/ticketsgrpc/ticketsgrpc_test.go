@@ -2,10 +2,6 @@ package ticketsgrpc_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -15,18 +11,15 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/lumio/contactcentre/internal/auth"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	supportv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/support/v1"
-	"github.com/lumio/contactcentre/internal/grpcserver"
-	"github.com/lumio/contactcentre/internal/keyring"
+	"github.com/lumio/contactcentre/internal/grpcserver/grpctest"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 	"github.com/lumio/contactcentre/internal/tickets"
 	"github.com/lumio/contactcentre/internal/tickets/ticketsdb"
@@ -35,7 +28,7 @@ import (
 
 type testBundle struct {
 	customer string
-	key      ed25519.PrivateKey
+	srv      *grpctest.Server
 }
 
 // setup serves the real handlers, service and store behind the shared interceptor chain
@@ -44,12 +37,7 @@ func setup(t *testing.T) (supportv1.TicketServiceClient, testBundle) {
 	t.Helper()
 	ctx := context.Background()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	customer := uuid.NewString()
 	pk, err := keyringdb.Ensure(ctx, pool, kr, customer, keyringdb.Personal)
 	if err != nil {
@@ -61,30 +49,14 @@ func setup(t *testing.T) (supportv1.TicketServiceClient, testBundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	srv, _ := grpcserver.New(nil, auth.NewDevVerifier(pub, "test", "contactcentre"), nil, grpcserver.Config{})
 	svc := tickets.NewService(ticketsdb.New(pool, kr), dataflow.NewPolicy(dataflow.DefaultNorthAmerica), tickets.DefaultSLA(), time.Now)
-	supportv1.RegisterTicketServiceServer(srv, ticketsgrpc.NewServer(svc))
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return supportv1.NewTicketServiceClient(conn), testBundle{customer: customer, key: priv}
+	srv := grpctest.New(t, func(s *grpc.Server) { supportv1.RegisterTicketServiceServer(s, ticketsgrpc.NewServer(svc)) })
+	return supportv1.NewTicketServiceClient(srv.Conn), testBundle{customer: customer, srv: srv}
 }
 
 func (b testBundle) as(t *testing.T, subject string, role auth.Role) context.Context {
 	t.Helper()
-	tok, err := auth.SignToken(b.key, "test", "contactcentre", subject, []auth.Role{role}, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+	return b.srv.As(t, subject, role)
 }
 
 func (b testBundle) phoneTicket() *supportv1.Ticket {
