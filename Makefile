@@ -22,6 +22,7 @@ GOLANGCI_LINT_VERSION      := v2.15.0
 STRIPE_MOCK_VERSION        := v0.203.0
 GRPCURL_VERSION            := v1.9.4
 GHZ_VERSION                := v0.93.0
+TOXIPROXY_VERSION          := v2.12.0
 
 # tool(NAME, PACKAGE, VERSION): .tools/bin/NAME is installed with `go install PACKAGE@VERSION`.
 # The stamp .tools/bin/.NAME-VERSION is the version marker: a bump creates a new stamp (and
@@ -50,11 +51,15 @@ $(eval $(call tool,golangci-lint,github.com/golangci/golangci-lint/v2/cmd/golang
 $(eval $(call tool,stripe-mock,github.com/stripe/stripe-mock,$(STRIPE_MOCK_VERSION)))
 $(eval $(call tool,grpcurl,github.com/fullstorydev/grpcurl/cmd/grpcurl,$(GRPCURL_VERSION)))
 $(eval $(call tool,ghz,github.com/bojand/ghz/cmd/ghz,$(GHZ_VERSION)))
+# toxiproxy's server command installs as .tools/bin/server (the fault test runs it).
+$(eval $(call tool,server,github.com/Shopify/toxiproxy/v2/cmd/server,$(TOXIPROXY_VERSION)))
 
 GEN_TOOLS  := $(addprefix $(TOOLS_BIN)/,buf protoc-gen-go protoc-gen-go-grpc sqlc)
 LINT_TOOLS := $(addprefix $(TOOLS_BIN)/,buf golangci-lint)
 # What `make test` needs: generation, lint, and stripe-mock for tests that talk to it.
 TEST_TOOLS := $(GEN_TOOLS) $(LINT_TOOLS) $(TOOLS_BIN)/stripe-mock
+# ...and toxiproxy for the fault test (internal/bootstrap/faulttest).
+TEST_TOOLS += $(TOOLS_BIN)/server
 ALL_TOOLS  := $(TEST_TOOLS) $(addprefix $(TOOLS_BIN)/,grpcurl ghz)
 
 ##@ General
@@ -104,8 +109,13 @@ define go_test_db
 endef
 
 .PHONY: test
-test: test-tools db/up check-generate lint ## THE check (README, CI): generate-check, lint, every test with -race on a real PostgreSQL
+test: test-tools db/up deploy/validate check-generate lint ## THE check (README, CI): generate-check, lint, every test with -race on a real PostgreSQL
 	$(go_test_db)
+
+# Same flags as go_test_db, so the race build is cached for the full run that follows.
+.PHONY: deploy/validate
+deploy/validate: ## Render the kustomize overlays and validate every manifest (deploy/manifests_test.go)
+	$(GO) test -race -count=1 ./deploy/
 
 .PHONY: test-db
 test-db: db/up ## Every test with -race on a real PostgreSQL, without lint and generate-check

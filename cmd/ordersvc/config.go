@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/lumio/contactcentre/internal/billing"
 	"github.com/lumio/contactcentre/internal/bootstrap"
+	"github.com/lumio/contactcentre/internal/privacy"
 )
 
 // Config is ordersvc's whole configuration, from the environment (names as in API.md).
@@ -22,6 +24,20 @@ type Config struct {
 	RetentionOverrides string `env:"ORDER_RETENTION_OVERRIDES"`
 	// Retention is parsed from RetentionOverrides.
 	Retention billing.RetentionPolicy
+	Privacy   PrivacyConfig
+}
+
+// PrivacyConfig paces erasure and the purge of held data.
+type PrivacyConfig struct {
+	Lease       time.Duration `env:"ERASURE_LEASE, default=1m"`
+	ResumeEvery time.Duration `env:"ERASURE_RESUME_EVERY, default=30s"`
+	StepTimeout time.Duration `env:"ERASURE_STEP_TIMEOUT, default=2m"`
+	Batch       int           `env:"ERASURE_BATCH, default=20"`
+	PurgeEvery  time.Duration `env:"RETENTION_PURGE_EVERY, default=1h"`
+}
+
+func (c PrivacyConfig) config() privacy.Config {
+	return privacy.Config{Lease: c.Lease, ResumeEvery: c.ResumeEvery, PurgeEvery: c.PurgeEvery, Batch: c.Batch, StepTimeout: c.StepTimeout}
 }
 
 // StripeAccount is one Stripe entity's keys: each entity has its own account and secrets.
@@ -58,6 +74,9 @@ func loadConfig(ctx context.Context, lookup func(string) (string, bool)) (Config
 	if cfg.StripeUS.SecretKey == cfg.StripeIE.SecretKey {
 		// Exactly one entity per payment only holds if the entities are different accounts.
 		return Config{}, fmt.Errorf("configuration: STRIPE_US_SECRET_KEY and STRIPE_IE_SECRET_KEY must differ")
+	}
+	if cfg.Privacy.Lease <= 0 || cfg.Privacy.ResumeEvery <= 0 || cfg.Privacy.StepTimeout <= 0 || cfg.Privacy.PurgeEvery <= 0 || cfg.Privacy.Batch <= 0 {
+		return Config{}, fmt.Errorf("configuration: ERASURE_LEASE, ERASURE_RESUME_EVERY, ERASURE_STEP_TIMEOUT, ERASURE_BATCH and RETENTION_PURGE_EVERY must be positive")
 	}
 	cfg.Retention = billing.DefaultRetention()
 	overrides, err := billing.ParseRetentionOverrides(cfg.RetentionOverrides)

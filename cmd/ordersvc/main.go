@@ -24,6 +24,9 @@ import (
 	"github.com/lumio/contactcentre/internal/customers"
 	"github.com/lumio/contactcentre/internal/customers/customersdb"
 	"github.com/lumio/contactcentre/internal/customers/customersgrpc"
+	"github.com/lumio/contactcentre/internal/privacy"
+	"github.com/lumio/contactcentre/internal/privacy/privacydb"
+	"github.com/lumio/contactcentre/internal/privacy/privacygrpc"
 )
 
 func main() {
@@ -80,10 +83,15 @@ func run(ctx context.Context, lookup func(string) (string, bool), stdout io.Writ
 	if err := billingstripe.RegisterWebhooks(proc.Mux, stripeCfg, paymentSvc, proc.Logger); err != nil {
 		return err
 	}
-	// Reporting and privacy requests arrive with their own work; until then they answer
-	// UNIMPLEMENTED but are listed by reflection for client builders.
+	// Erasure runs as resumable steps: a request that dies half-way is finished by the resumer
+	// on any replica; the purge job reduces held data when its retention ends.
+	privacySvc := privacy.NewService(privacydb.New(proc.Pool, proc.Keyring), cfg.Privacy.config(), proc.Logger, now)
+	dataflowv1.RegisterPrivacyServiceServer(proc.GRPC, privacygrpc.NewServer(privacySvc))
+	proc.Background(privacySvc.ResumeJob().Run)
+	proc.Background(privacySvc.PurgeJob().Run)
+	// Reporting arrives with its own work; until then it answers UNIMPLEMENTED but is listed by
+	// reflection for client builders.
 	ordersv1.RegisterReportingServiceServer(proc.GRPC, ordersv1.UnimplementedReportingServiceServer{})
-	dataflowv1.RegisterPrivacyServiceServer(proc.GRPC, dataflowv1.UnimplementedPrivacyServiceServer{})
 	if err := proc.ServeDataFlow(lookup, cfg.Outbox); err != nil {
 		return err
 	}

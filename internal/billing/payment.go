@@ -217,7 +217,10 @@ type PaymentStore interface {
 	// PaymentIntent yet it calls create and stores its answer (the client secret sealed);
 	// otherwise it returns the payment as stored without calling create. Concurrent callers
 	// for one payment therefore call create once; a crash in create leaves the payment without
-	// an intent, for a retry to complete with the same derived key.
+	// an intent, for a retry to complete with the same derived key. Before create, the payment's
+	// current flow list must name its Stripe entity (DOMAIN.md rule 1): otherwise create is not
+	// called, the refusal is audited, the payment is left unchanged and an
+	// *apperr.PreconditionError is returned.
 	AttachIntent(ctx context.Context, paymentID string, at time.Time, create func(Payment) (Intent, error)) (Payment, error)
 	// GetPayment returns the payment (client secret opened while confirmable) or
 	// apperr.ErrNotFound.
@@ -234,6 +237,8 @@ type PaymentStore interface {
 	// it returns the refund as stored. An *apperr.PreconditionError from create (Stripe
 	// refused) marks the refund failed, releasing its reservation, and is returned; any other
 	// error from create changes nothing, for a retry to call again with the same derived key.
+	// The payment's flow list is checked before create as in AttachIntent; a refused flow
+	// leaves the refund pending (its amount reserved) and returns an *apperr.PreconditionError.
 	FinishRefund(ctx context.Context, refundID string, at time.Time, create func(Refund, Payment) (ProcessorRefund, error),
 		settle func(p Payment, order Status, acceptedMinor int64) PaymentChange) (Refund, error)
 	// ApplyEvent runs one transaction: it records the event id (a duplicate returns

@@ -59,7 +59,8 @@ func (s *Payments) ResolveEntity(residencyCountry string) (Entity, error) {
 // Errors: *apperr.InvalidError naming order_id or idempotency_key; apperr.ErrNotFound when the
 // order does not exist or the caller may not pay it (another storefront's order);
 // *apperr.PreconditionError for a reseller order, an order not awaiting payment, an order with
-// nothing to pay, an order that already has a live payment under another key, or a refusal by
+// nothing to pay, an order that already has a live payment under another key, a payment whose
+// flow list does not name its Stripe entity (the call is refused and audited), or a refusal by
 // Stripe; apperr.ErrAlreadyExists when the key was used by a different request;
 // apperr.ErrUnavailable when the database or Stripe cannot be reached (retry with the same key).
 func (s *Payments) Create(ctx context.Context, who auth.Identity, orderID, idempotencyKey string) (Payment, error) {
@@ -144,12 +145,7 @@ func (s *Payments) buildPayment(who auth.Identity, id string, f OrderFacts, now 
 // PaymentFlows returns the sorted flow list of a storefront payment: its one Stripe entity
 // plus what DOMAIN.md's table gives every payment.
 func (s *Payments) PaymentFlows(p Payment, residencyCountry string) []string {
-	return s.policy.Decide(dataflow.Facts{
-		Kind:             dataflow.KindPayment,
-		OrderChannel:     dataflow.OrderChannelStorefront,
-		StripeEntity:     p.StripeEntity,
-		ResidencyCountry: residencyCountry,
-	}).Allowed
+	return s.policy.Decide(PaymentFacts(p, residencyCountry)).Allowed
 }
 
 // Get returns the payment if the caller may see it. The client secret is returned only to the
@@ -178,7 +174,8 @@ func (s *Payments) Get(ctx context.Context, who auth.Identity, id string) (Payme
 // Errors: *apperr.InvalidError naming payment_id, amount_minor or idempotency_key;
 // apperr.ErrPermission unless the caller is finance or admin; apperr.ErrNotFound;
 // *apperr.PreconditionError when the payment was not captured, when the refunds would exceed
-// what was captured, or when Stripe refused; apperr.ErrAlreadyExists when the key was used by
+// what was captured, when the payment's flow list does not name its Stripe entity (the call is
+// refused and audited), or when Stripe refused; apperr.ErrAlreadyExists when the key was used by
 // a different request; apperr.ErrUnavailable (retry with the same key).
 func (s *Payments) Refund(ctx context.Context, who auth.Identity, paymentID string, amountMinor int64, idempotencyKey string) (Refund, error) {
 	if err := validateID("payment_id", paymentID); err != nil {

@@ -1,10 +1,12 @@
 // Package bootstrap builds and serves what both services share: configuration loading, the
-// logger, the database pool, the keyring, token verification, metrics, the gRPC server with its
+// logger, the database pool (with statement and connect timeouts, and pool metrics), the
+// keyring, token verification, metrics, optional TLS and tracing, the gRPC server with its
 // interceptors, health and reflection, and the HTTP listener. Each cmd adds its own services.
 package bootstrap
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,8 +23,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sethvargo/go-envconfig"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -42,6 +47,13 @@ type Config struct {
 	Auth     auth.Config
 	GRPC     grpcserver.Config
 	Outbox   dataflow.DispatchConfig
+	// DatabaseTimeouts bound every statement and connection attempt (see withTimeouts).
+	DatabaseTimeouts DatabaseTimeouts
+	TLS              TLSConfig
+	Tracing          TracingConfig
+	// GRPCHealthAddr, when set, serves grpc.health.v1 alone in plaintext there: Kubernetes'
+	// gRPC probes cannot speak TLS, so with TLS on they probe this port instead.
+	GRPCHealthAddr string `env:"GRPC_HEALTH_ADDR"`
 	// StorefrontCountries is DOMAIN.md's North-America set: the storefront and Gainsight.
 	StorefrontCountries []string      `env:"STOREFRONT_COUNTRIES, default=US,CA"`
 	ShutdownGrace       time.Duration `env:"SHUTDOWN_GRACE, default=20s"`
@@ -87,18 +99,29 @@ func (l lookuper) Lookup(key string) (string, bool) { return l(key) }
 
 // Process is a running service's shared machinery.
 type Process struct {
-	Name     string
-	Logger   *slog.Logger
-	Pool     *pgxpool.Pool
-	Keyring  *keyring.Keyring
-	Policy   dataflow.Policy
+	Name    string
+	Logger  *slog.Logger
+	Pool    *pgxpool.Pool
+	Keyring *keyring.Keyring
+	Policy  dataflow.Policy
+	// Registry is what /metrics serves. Owners of background work add their collectors with
+	// Registry.MustRegister (outbox lag and outcomes, webhook outcomes, recordings): names
+	// start with the area (outbox_, webhook_, recording_), labels take bounded values only
+	// (sink names, outcomes, codes) and never ids or personal data.
 	Registry *prometheus.Registry
-	GRPC     *grpc.Server
-	Health   *health.Server
+	// Tracer is the tracer provider (a no-op one when tracing is off). Outbound HTTP clients
+	// may wrap their transport with otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(p.Tracer)).
+	Tracer trace.TracerProvider
+	GRPC   *grpc.Server
+	Health *health.Server
 	// Mux serves /healthz and /metrics; services add their webhooks to it.
 	Mux   *http.ServeMux
 	grace time.Duration
 	jobs  []func(context.Context) error
+
+	tp         *sdktrace.TracerProvider // nil when tracing is off
+	httpTLS    *tls.Config              // nil for plaintext
+	healthAddr string
 }
 
 // Background adds a job (an outbox dispatcher, a sweeper) that runs while the process serves.
@@ -133,24 +156,56 @@ func New(ctx context.Context, name string, cfg Config, stdout io.Writer) (*Proce
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	pool, err := postgres.Open(ctx, cfg.Database)
+	grpcTLS, httpTLS, err := serverTLS(cfg.TLS, logger)
 	if err != nil {
+		return nil, err
+	}
+	tp, err := newTracerProvider(ctx, cfg.Tracing, name)
+	if err != nil {
+		return nil, err
+	}
+	dbCfg := cfg.Database
+	dbCfg.URL = withTimeouts(dbCfg.URL, cfg.DatabaseTimeouts)
+	pool, err := postgres.Open(ctx, dbCfg)
+	if err != nil {
+		shutdownTracer(tp)
 		return nil, err
 	}
 	if err := checkSchema(ctx, pool); err != nil {
 		pool.Close()
+		shutdownTracer(tp)
 		return nil, err
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, hs := grpcserver.New(logger, verifier, reg, cfg.GRPC)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newPoolCollector(pool))
+	var opts []grpcserver.Option
+	if grpcTLS != nil {
+		opts = append(opts, grpcserver.WithCredentials(credentials.NewTLS(grpcTLS)))
+	}
+	if tp != nil {
+		opts = append(opts, grpcserver.WithTracerProvider(tp))
+	}
+	srv, hs := grpcserver.New(logger, verifier, reg, cfg.GRPC, opts...)
 	mux := httpserver.NewMux(reg, func(ctx context.Context) error { return pool.Ping(ctx) })
 	return &Process{
 		Name: name, Logger: logger, Pool: pool, Keyring: kr,
 		Policy:   dataflow.NewPolicy(cfg.StorefrontCountries),
-		Registry: reg, GRPC: srv, Health: hs, Mux: mux, grace: cfg.ShutdownGrace,
+		Registry: reg, Tracer: tracerOrNoop(tp), GRPC: srv, Health: hs, Mux: mux, grace: cfg.ShutdownGrace,
+		tp: tp, httpTLS: httpTLS, healthAddr: cfg.GRPCHealthAddr,
 	}, nil
+}
+
+// shutdownTracer flushes buffered spans, bounded so that an unreachable collector cannot hold
+// up a shutdown.
+func shutdownTracer(tp *sdktrace.TracerProvider) {
+	if tp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = tp.Shutdown(ctx)
 }
 
 // checkSchema refuses to serve on a database whose migrations lag behind this build: migrations
@@ -168,48 +223,89 @@ func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// Addrs are the bound listener addresses, reported once the process serves.
+// Addrs are the bound listener addresses, reported once the process serves. Health is nil
+// unless GRPC_HEALTH_ADDR is set.
 type Addrs struct {
-	GRPC net.Addr
-	HTTP net.Addr
+	GRPC   net.Addr
+	HTTP   net.Addr
+	Health net.Addr
 }
 
-// Serve listens on both addresses and serves until ctx is done, then stops gracefully:
-// health turns NOT_SERVING, in-flight RPCs and requests finish within the grace period.
-// ready, if not nil, is called with the bound addresses (tests listen on :0).
+// Serve listens on both addresses (and GRPC_HEALTH_ADDR if set) and serves until ctx is done,
+// then stops gracefully: health turns NOT_SERVING, in-flight RPCs and requests finish within
+// the grace period. ready, if not nil, is called with the bound addresses (tests listen on :0).
 func (p *Process) Serve(ctx context.Context, grpcAddr, httpAddr string, ready func(Addrs)) error {
 	var lc net.ListenConfig
-	grpcLis, err := lc.Listen(ctx, "tcp", grpcAddr)
-	if err != nil {
-		return fmt.Errorf("listen gRPC: %w", err)
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
 	}
-	httpLis, err := lc.Listen(ctx, "tcp", httpAddr)
+	listen := func(what, addr string) (net.Listener, error) {
+		l, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("listen %s: %w", what, err)
+		}
+		listeners = append(listeners, l)
+		return l, nil
+	}
+	grpcLis, err := listen("gRPC", grpcAddr)
 	if err != nil {
-		_ = grpcLis.Close()
-		return fmt.Errorf("listen HTTP: %w", err)
+		return err
+	}
+	httpLis, err := listen("HTTP", httpAddr)
+	if err != nil {
+		return err
+	}
+	var healthLis net.Listener
+	if p.healthAddr != "" {
+		if healthLis, err = listen("gRPC health", p.healthAddr); err != nil {
+			return err
+		}
 	}
 	for name := range p.GRPC.GetServiceInfo() {
 		p.Health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	p.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 
+	var handler http.Handler = p.Mux
+	if p.tp != nil {
+		handler = httpserver.Traced(handler, p.tp)
+	}
+	addrs := Addrs{GRPC: grpcLis.Addr(), HTTP: httpLis.Addr()}
+	if p.httpTLS != nil {
+		httpLis = httpserver.TLSListener(httpLis, p.httpTLS)
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return grpcserver.Serve(ctx, p.GRPC, grpcLis, p.Health, p.grace) })
-	g.Go(func() error { return httpserver.Serve(ctx, httpserver.NewServer(p.Mux), httpLis, p.grace) })
+	g.Go(func() error { return httpserver.Serve(ctx, httpserver.NewServer(handler), httpLis, p.grace) })
 	for _, job := range p.jobs {
 		g.Go(func() error { return job(ctx) })
 	}
-	p.Logger.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String())
+	if healthLis != nil {
+		addrs.Health = healthLis.Addr()
+		// Health is shut down (NOT_SERVING) by the main server's Serve; this one only drains.
+		g.Go(func() error {
+			return grpcserver.Serve(ctx, grpcserver.NewHealthOnly(p.Health), healthLis, nil, p.grace)
+		})
+	}
+	p.Logger.Info("serving", "grpc", addrs.GRPC.String(), "http", addrs.HTTP.String(),
+		"tls", p.httpTLS != nil, "tracing", p.tp != nil)
 	if ready != nil {
-		ready(Addrs{GRPC: grpcLis.Addr(), HTTP: httpLis.Addr()})
+		ready(addrs)
 	}
 	err = g.Wait()
 	p.Logger.Info("stopped")
 	return err
 }
 
-// Close releases the database pool.
-func (p *Process) Close() { p.Pool.Close() }
+// Close releases the database pool and flushes buffered spans.
+func (p *Process) Close() {
+	p.Pool.Close()
+	shutdownTracer(p.tp)
+}
 
 // CheckURL rejects a setting that is not an absolute http(s) URL, naming the variable.
 func CheckURL(name, raw string) error {

@@ -55,6 +55,7 @@ type interceptors struct {
 	logger   *slog.Logger
 	verifier auth.Verifier
 	metrics  *metrics
+	limiter  *limiter // nil when rate limiting is off
 }
 
 // recover turns a panic into Internal. It logs the panic value's type and the stack, never

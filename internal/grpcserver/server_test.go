@@ -89,6 +89,12 @@ type bundle struct {
 // setup builds the real server around the fakes. It does not start serving; serve does.
 func setup(t *testing.T, tickets *fakeTickets, reports *fakeReports) *bundle {
 	t.Helper()
+	return setupWith(t, Config{}, nil, tickets, reports)
+}
+
+// setupWith is setup with a configuration and options.
+func setupWith(t *testing.T, cfg Config, opts []Option, tickets *fakeTickets, reports *fakeReports) *bundle {
+	t.Helper()
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +102,7 @@ func setup(t *testing.T, tickets *fakeTickets, reports *fakeReports) *bundle {
 	b := &bundle{logs: &syncBuffer{}, reg: prometheus.NewRegistry(), key: key, lis: bufconn.Listen(1 << 20)}
 	logger := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	verifier := auth.NewDevVerifier(key.Public().(ed25519.PublicKey), testIssuer, testAudience)
-	b.srv, b.hs = New(logger, verifier, b.reg, Config{})
+	b.srv, b.hs = New(logger, verifier, b.reg, cfg, opts...)
 	if tickets != nil {
 		supportv1.RegisterTicketServiceServer(b.srv, tickets)
 	}

@@ -3,6 +3,9 @@ package grpcserver
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"syscall"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -62,6 +65,9 @@ func ToStatus(err error) error {
 				{Type: "BUSINESS_RULE", Description: pre.Rule},
 			}})
 	}
+	if connectionLost(err) {
+		return status.Error(codes.Unavailable, "temporarily unavailable, retry later")
+	}
 	for _, s := range sentinels {
 		if !errors.Is(err, s.err) {
 			continue
@@ -73,6 +79,18 @@ func ToStatus(err error) error {
 		return status.Error(s.code, err.Error())
 	}
 	return status.Error(codes.Internal, internalMessage)
+}
+
+// connectionLost reports a connection to a dependency (PostgreSQL above all) that broke in the
+// middle of a call: a reset, a refused connection, or a stream cut short. The caller cannot
+// tell such a failure from an outage, and our writes are idempotent by request id, so it is
+// UNAVAILABLE (retry) rather than INTERNAL (a bug). Stores should still mark these with
+// apperr.ErrUnavailable; this is the net under them.
+func connectionLost(err error) bool {
+	var opErr *net.OpError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed) || errors.As(err, &opErr)
 }
 
 func withDetails(st *status.Status, detail protoadapt.MessageV1) error {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -32,6 +35,10 @@ func TestToStatusCodes(t *testing.T) {
 		{status.Error(codes.ResourceExhausted, "slow down"), codes.ResourceExhausted},
 		{errors.New("pq: relation tickets does not exist"), codes.Internal},
 		{status.Error(codes.Unknown, "driver said: x"), codes.Internal},
+		// A database connection lost mid-query is an outage to the caller, not a bug.
+		{fmt.Errorf("list tickets: %w", io.ErrUnexpectedEOF), codes.Unavailable},
+		{fmt.Errorf("query: %w", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}), codes.Unavailable},
+		{fmt.Errorf("write: %w", syscall.EPIPE), codes.Unavailable},
 	}
 	for _, tt := range tests {
 		if got := status.Code(ToStatus(tt.err)); got != tt.code {

@@ -1,9 +1,11 @@
-// Package httpserver serves the plain-HTTP side of both processes: /healthz, /metrics and the
-// webhooks each service adds, with timeouts that a slow or hostile client cannot hold open.
+// Package httpserver serves the HTTP side of both processes: /healthz, /metrics and the
+// webhooks each service adds, with timeouts that a slow or hostile client cannot hold open,
+// optional TLS, and optional tracing.
 package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +14,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // readyTimeout bounds a readiness probe so that a hung dependency reads as not ready instead of
@@ -80,4 +86,27 @@ func Serve(ctx context.Context, srv *http.Server, lis net.Listener, grace time.D
 		return fmt.Errorf("http serve: %w", err)
 	}
 	return drainErr
+}
+
+// Traced wraps h so that every request but the probes and metrics scrapes gets a server span
+// from tp. The span is named after the mux pattern ("POST /twilio/voice"), never the raw path,
+// so ids in paths stay out of span names.
+func Traced(h http.Handler, tp trace.TracerProvider) http.Handler {
+	return otelhttp.NewHandler(h, "http",
+		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+		otelhttp.WithFilter(func(r *http.Request) bool {
+			return r.URL.Path != "/healthz" && r.URL.Path != "/metrics"
+		}),
+	)
+}
+
+// TLSListener wraps lis so that srv serves HTTPS with cfg (HTTP/2 and HTTP/1.1 offered).
+func TLSListener(lis net.Listener, cfg *tls.Config) net.Listener {
+	cfg = cfg.Clone()
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	return tls.NewListener(lis, cfg)
 }

@@ -63,17 +63,30 @@ func LoadMigrations(fsys fs.FS) ([]Migration, error) {
 // migrationLock is the advisory-lock key that serialises concurrent migrators.
 const migrationLock = 0x63636d6967 // "ccmig"
 
-// MigrateUp applies every migration not yet applied, all in one transaction, and returns
-// how many it applied. Concurrent callers wait for each other on an advisory lock.
+// MigrateUp applies every migration not yet applied, in version order and all in one
+// transaction, and returns how many it applied. A version missing below the newest applied one
+// (a branch merged late) is applied too rather than skipped. Concurrent callers wait for each
+// other on an advisory lock.
 func MigrateUp(ctx context.Context, db Beginner, migs []Migration) (int, error) {
 	applied := 0
 	err := InTx(ctx, db, func(tx pgx.Tx) error {
-		current, err := lockAndVersion(ctx, tx)
-		if err != nil {
+		if _, err := lockAndVersion(ctx, tx); err != nil {
 			return err
 		}
+		rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return fmt.Errorf("read applied migrations: %w", err)
+		}
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			return fmt.Errorf("read applied migrations: %w", err)
+		}
+		done := make(map[int]bool, len(versions))
+		for _, v := range versions {
+			done[v] = true
+		}
 		for _, m := range migs {
-			if m.Version <= current {
+			if done[m.Version] {
 				continue
 			}
 			if _, err := tx.Exec(ctx, m.Up); err != nil {

@@ -54,3 +54,28 @@ func TestMigrationsUpDownUp(t *testing.T) {
 		t.Fatalf("up again: applied %d of %d: %v", n, len(migs), err)
 	}
 }
+
+// TestMigrateUpAppliesALateMigration: a migration merged after a newer one was applied (a gap
+// below the newest version) is applied, not skipped.
+func TestMigrateUpAppliesALateMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := pgtest.EmptyDB(t)
+	mig := func(v int, table string) postgres.Migration {
+		return postgres.Migration{Version: v, Name: table, Up: "CREATE TABLE " + table + " (id int)", Down: "DROP TABLE " + table}
+	}
+	all := []postgres.Migration{mig(1, "a"), mig(2, "b"), mig(3, "c")}
+	if n, err := postgres.MigrateUp(ctx, pool, []postgres.Migration{all[0], all[2]}); err != nil || n != 2 {
+		t.Fatalf("first up: %d, %v", n, err)
+	}
+	if n, err := postgres.MigrateUp(ctx, pool, all); err != nil || n != 1 {
+		t.Fatalf("late migration: applied %d, %v; want 1", n, err)
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('b') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		t.Fatalf("table of the late migration exists = %v, %v", exists, err)
+	}
+	if n, err := postgres.MigrateDown(ctx, pool, all, -1); err != nil || n != 3 {
+		t.Fatalf("down: %d, %v", n, err)
+	}
+}

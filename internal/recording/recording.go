@@ -136,6 +136,12 @@ var ErrObjectNotFound = errors.New("no such object in the recording store")
 type Store interface {
 	// EnsureCall returns the call, recording it on first sight.
 	EnsureCall(ctx context.Context, callSID string, now time.Time) (Call, error)
+	// CallToRecord is EnsureCall before the carrier is asked to record the call. When a ticket
+	// names the call, the ticket's current list in the flow ledger must allow the carrier
+	// (DOMAIN.md rule 1); otherwise the refusal is audited and returned as an
+	// *apperr.PreconditionError. Of a call no ticket names yet the only fact is its opt-out,
+	// which the caller checks on the returned Call.
+	CallToRecord(ctx context.Context, callSID string, now time.Time) (Call, error)
 	// OptOutCall marks the call opted out by actor and every recording of it deleting, and
 	// returns the call and those recordings.
 	OptOutCall(ctx context.Context, callSID, actor string, now time.Time) (Call, []Recording, error)
@@ -150,7 +156,10 @@ type Store interface {
 	ApplyCallback(ctx context.Context, cb Callback, newID string, now time.Time) (rec Recording, applied bool, err error)
 	// Copy runs fn for a completed recording that is not opted out and marks it copied; a
 	// recording of an opted-out call becomes deleting instead. Other statuses are returned
-	// unchanged. ErrAwaitingTicket: no ticket names the call yet.
+	// unchanged. ErrAwaitingTicket: no ticket names the call yet. fn fetches the audio from the
+	// carrier, so the ticket's current flow list must allow the carrier first: otherwise fn is
+	// not called, the refusal is audited, the recording is left as it was and an
+	// *apperr.PreconditionError is returned.
 	Copy(ctx context.Context, id string, now time.Time, fn CopyFunc) (Recording, error)
 	// CarrierReleased records that Twilio no longer holds the audio: a copied recording
 	// becomes stored (and its flow to CallMiner is queued), a deleting one may become deleted.

@@ -125,7 +125,8 @@ func (s *Service) CallerChoice(ctx context.Context, callSID, digits string) (dec
 }
 
 func (s *Service) startRecording(ctx context.Context, callSID string) error {
-	c, err := s.store.EnsureCall(ctx, callSID, s.clock())
+	// A refused flow is an error like any other here: the call goes on, unrecorded.
+	c, err := s.store.CallToRecord(ctx, callSID, s.clock())
 	if err != nil {
 		return fmt.Errorf("record call: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/lumio/contactcentre/internal/apperr"
 	"github.com/lumio/contactcentre/internal/billing"
 	"github.com/lumio/contactcentre/internal/billing/billingdb/internal/dbsqlc"
+	"github.com/lumio/contactcentre/internal/dataflow"
+	"github.com/lumio/contactcentre/internal/dataflow/dataflowdb"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
 	"github.com/lumio/contactcentre/internal/postgres"
@@ -102,10 +104,32 @@ func (s *Store) ClaimPayment(ctx context.Context, c billing.PaymentClaim, see fu
 		if err != nil {
 			return postgres.Interpret(fmt.Errorf("insert payment: %w", err))
 		}
+		// Nothing is queued for a payment: its data leaves only as the Stripe API call, which
+		// checks this entry first (checkStripe).
+		err = dataflowdb.Track(ctx, tx, dataflow.Record{
+			ID: p.ID, Kind: dataflow.KindPayment, CustomerID: p.CustomerID,
+			Facts: billing.PaymentFacts(p, f.ResidencyCountry), Allowed: nonNil(p.AllowedSubprocessors),
+		})
+		if err != nil {
+			return fmt.Errorf("track payment: %w", err)
+		}
 		out = p
 		return nil
 	})
 	return out, replay, err
+}
+
+// checkStripe is the gateway's check of a Stripe API call for payment p, in the transaction
+// that holds p's row lock: the payment's current list in the flow ledger must name its entity.
+// It returns (nil, nil) when the call may go; a refusal as its first result (audited in tx, so
+// the caller must commit tx and return the refusal after it); any other failure as its second.
+func checkStripe(ctx context.Context, tx pgx.Tx, p billing.Payment) (refused, err error) {
+	err = dataflowdb.Check(ctx, tx, p.ID, p.StripeEntity)
+	var pre *apperr.PreconditionError
+	if errors.As(err, &pre) {
+		return err, nil
+	}
+	return nil, err
 }
 
 // AttachIntent implements billing.PaymentStore. The row lock is held across the Stripe call on
@@ -131,6 +155,12 @@ func (s *Store) AttachIntent(ctx context.Context, paymentID string, at time.Time
 		if p.PaymentIntentID != "" || p.Status != billing.PaymentRequiresPayment {
 			out = p
 			return nil
+		}
+		// A refused flow changes nothing but the audit trail: the payment waits, without an
+		// intent, for a retry with the same key once its list allows the entity again.
+		out = p
+		if refused, err = checkStripe(ctx, tx, p); refused != nil || err != nil {
+			return err
 		}
 		in, err := create(p)
 		var pre *apperr.PreconditionError
@@ -271,6 +301,11 @@ func (s *Store) FinishRefund(ctx context.Context, refundID string, at time.Time,
 		if err != nil {
 			return postgres.Interpret(fmt.Errorf("lock order: %w", err))
 		}
+		// As for intents, a refused flow leaves the refund pending (and its amount reserved)
+		// for a retry with the same key; only Stripe's own refusal fails it.
+		if refused, err = checkStripe(ctx, tx, p); refused != nil || err != nil {
+			return err
+		}
 		pr, err := create(r, p)
 		var pre *apperr.PreconditionError
 		if errors.As(err, &pre) {
@@ -370,7 +405,9 @@ func (s *Store) findPayment(ctx context.Context, tx pgx.Tx, ev billing.PaymentEv
 }
 
 // writeChange writes a decided change: the payment if its state moved, the order if its status
-// moved (checked once more against the status machine), and reported refunds by Stripe id.
+// moved (checked once more against the status machine), and reported refunds by Stripe id. No
+// status is a flow fact (the lists depend on channel, entity and the customer's facts), so the
+// ledger entries are not tracked again here.
 func (s *Store) writeChange(ctx context.Context, tx pgx.Tx, p billing.Payment, order billing.Status, c billing.PaymentChange, at time.Time) error {
 	attach := c.IntentID != "" && p.PaymentIntentID == ""
 	if c.Status != p.Status || c.RefundedMinor != p.RefundedMinor || attach {

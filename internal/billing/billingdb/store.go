@@ -3,8 +3,12 @@
 // when a database trigger stops refusing the order's deletion. Lines, amounts and countries
 // stay plaintext for finance. The customer facts an order is decided from are read from the
 // customers table in the order's own transaction (this package owns that one query; billing
-// never imports the customers domain). The sqlc-generated queries live in internal/dbsqlc:
-// sqlc always emits a New() of its own, which would clash with this package's New.
+// never imports the customers domain). Orders and payments pass through the dataflow gateway:
+// each is tracked in the flow ledger in the transaction that writes it, a new order's
+// deliveries are queued in its create transaction, and every Stripe API call is first checked
+// against the payment's ledger entry under the payment's row lock. The sqlc-generated queries
+// live in internal/dbsqlc: sqlc always emits a New() of its own, which would clash with this
+// package's New.
 package billingdb
 
 import (
@@ -23,6 +27,8 @@ import (
 
 	"github.com/lumio/contactcentre/internal/billing"
 	"github.com/lumio/contactcentre/internal/billing/billingdb/internal/dbsqlc"
+	"github.com/lumio/contactcentre/internal/dataflow"
+	"github.com/lumio/contactcentre/internal/dataflow/dataflowdb"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
 	"github.com/lumio/contactcentre/internal/paging"
@@ -105,10 +111,45 @@ func (s *Store) Create(ctx context.Context, req billing.CreateRequest, build fun
 		if err := s.q.InsertOrderLines(ctx, tx, linesParams(o)); err != nil {
 			return postgres.Interpret(fmt.Errorf("insert order lines: %w", err))
 		}
+		if err := dataflowdb.Track(ctx, tx, flowRecord(o, facts)); err != nil {
+			return fmt.Errorf("track order: %w", err)
+		}
+		if err := s.enqueueOrder(ctx, tx, o); err != nil {
+			return err
+		}
 		out = o
 		return nil
 	})
 	return out, err
+}
+
+// flowRecord is an order's entry in the flow ledger: the facts its list was decided from, by
+// the domain's one function for them.
+func flowRecord(o billing.Order, c billing.CustomerFacts) dataflow.Record {
+	return dataflow.Record{
+		ID: o.ID, Kind: dataflow.KindOrder, CustomerID: o.CustomerID,
+		Facts: billing.Facts(o, c), Allowed: nonNil(o.AllowedSubprocessors),
+	}
+}
+
+// enqueueOrder queues a new order to the processors it is pushed to. The payloads are sealed
+// with the customer's personal data key, not the retained one that seals ship_to here: a queued
+// copy is not the financial record, and erasure must make it unreadable at once.
+func (s *Store) enqueueOrder(ctx context.Context, tx pgx.Tx, o billing.Order) error {
+	pushes, err := billing.OrderPushes(o)
+	if err != nil || len(pushes) == 0 {
+		return err
+	}
+	pk, err := keyringdb.Ensure(ctx, tx, s.kr, o.CustomerID, keyringdb.Personal)
+	if err != nil {
+		return fmt.Errorf("personal data key: %w", err)
+	}
+	for _, p := range pushes {
+		if err := dataflowdb.Enqueue(ctx, tx, pk, o.ID, p.Processors, p.Payload); err != nil {
+			return fmt.Errorf("queue order: %w", err)
+		}
+	}
+	return nil
 }
 
 // lockFacts reads the customer's facts FOR SHARE; a missing customer is a fact too (Exists
@@ -136,9 +177,11 @@ func (s *Store) lockFacts(ctx context.Context, tx pgx.Tx, customerID string) (bi
 // customer's current facts, inside tx: the transaction that changed those facts, so that the
 // change and its consequences commit together (DOMAIN.md: "the lists of the affected records
 // are recomputed at once"). flows is the domain's rule (billing.Service.Flows). Only orders
-// whose list changed are written (version + 1, update_time at). The Stripe entity is not
-// revisited: it was decided when the order was made, and its payment follows it. It returns
-// how many orders changed.
+// whose list changed are written (version + 1, update_time at), but every order's ledger entry
+// is tracked with the new facts: where the list shrank, Track cancels the deliveries queued to
+// the processors no longer allowed and asks those that already hold the order to delete it.
+// The Stripe entity is not revisited: it was decided when the order was made, and its payment
+// follows it. It returns how many orders changed.
 func (s *Store) RecomputeFlows(ctx context.Context, tx pgx.Tx, customerID string, at time.Time,
 	flows func(billing.Order, billing.CustomerFacts) []string,
 ) (int, error) {
@@ -154,6 +197,10 @@ func (s *Store) RecomputeFlows(ctx context.Context, tx pgx.Tx, customerID string
 	for _, r := range rows {
 		o := billing.Order{ID: r.ID, CustomerID: customerID, Channel: billing.Channel(r.Channel), StripeEntity: r.StripeEntity}
 		next := nonNil(flows(o, facts))
+		o.AllowedSubprocessors = next
+		if err := dataflowdb.Track(ctx, tx, flowRecord(o, facts)); err != nil {
+			return 0, fmt.Errorf("track order %s: %w", r.ID, err)
+		}
 		if slices.Equal(next, r.AllowedSubprocessors) {
 			continue
 		}

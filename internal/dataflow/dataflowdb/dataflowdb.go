@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lumio/contactcentre/internal/apperr"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/dataflow/dataflowdb/internal/dbsqlc"
 	"github.com/lumio/contactcentre/internal/keyring"
@@ -176,6 +177,35 @@ func Enqueue(ctx context.Context, tx pgx.Tx, dek *keyring.DataKey, recordID stri
 		return postgres.Interpret(fmt.Errorf("insert deliveries: %w", err))
 	}
 	return audit.insert(ctx, tx)
+}
+
+// Check is the gateway for a direct call to a processor (an API call that carries the record's
+// data but is not an outbox delivery, such as a payment sent to Stripe or a recording started at
+// the carrier). In the caller's transaction it reads record recordID's current list from the
+// ledger, share-locked until tx ends: a fact change cannot shrink the list under a call made
+// before tx commits. A processor not on the list, or a record not in the ledger, is refused: Check
+// writes a 'refused' flow_audit entry in tx and returns a *apperr.PreconditionError (it returns
+// that type for refusals only). The audit entry persists only if tx commits, so the caller ends
+// its transaction normally and returns the refusal after it.
+func Check(ctx context.Context, tx pgx.Tx, recordID, processor string) error {
+	allowed, err := queries.AllowedForEnqueue(ctx, tx, recordID)
+	reason := "not on the record's allowed list at call time"
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		// Fail closed: a record the ledger does not know has no list that allows anything.
+		reason = "record not in the flow ledger at call time"
+	case err != nil:
+		return postgres.Interpret(fmt.Errorf("read allowed list: %w", err))
+	case slices.Contains(allowed, processor):
+		return nil
+	}
+	err = queries.InsertCallRefusal(ctx, tx, dbsqlc.InsertCallRefusalParams{
+		RecordID: recordID, SubprocessorID: processor, Reason: reason,
+	})
+	if err != nil {
+		return postgres.Interpret(fmt.Errorf("insert flow audit: %w", err))
+	}
+	return apperr.Precondition("the record may not flow to %s (it is not on its allowed subprocessors): the call was refused", processor)
 }
 
 // auditRows collects flow_audit rows for one multi-row insert.

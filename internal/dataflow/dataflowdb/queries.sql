@@ -115,3 +115,8 @@ SELECT id, record_id, subprocessor_id, kind, status, attempts, next_attempt_time
 FROM outbox_deliveries
 WHERE record_id = $1
 ORDER BY create_time, id;
+
+-- name: InsertCallRefusal :exec
+-- A refused direct call (an API call to the processor, not an outbox delivery) has no delivery.
+INSERT INTO flow_audit (record_id, subprocessor_id, action, reason)
+VALUES (@record_id, @subprocessor_id, 'refused', @reason);

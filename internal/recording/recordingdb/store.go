@@ -1,7 +1,9 @@
 // Package recordingdb keeps calls and recordings in PostgreSQL and records each recording's
-// flows in the dataflow ledger in the same transaction as the change that causes them. Locks
-// are always taken in one order (call, then recording, then ledger entry), so an opt-out, a
-// status callback and the sweeper never deadlock on one call.
+// flows in the dataflow ledger in the same transaction as the change that causes them. Calls to
+// the carrier that carry a call's data (starting its recording, fetching the audio) are first
+// checked against the flow ledger, as outbox deliveries are. Locks are always taken in one
+// order (call, then recording, then ledger entry), so an opt-out, a status callback and the
+// sweeper never deadlock on one call.
 package recordingdb
 
 import (
@@ -17,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lumio/contactcentre/internal/apperr"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/dataflow/dataflowdb"
 	"github.com/lumio/contactcentre/internal/keyring"
@@ -81,6 +84,45 @@ func (s *Store) EnsureCall(ctx context.Context, callSID string, now time.Time) (
 		return recording.Call{}, postgres.Interpret(fmt.Errorf("get call: %w", err))
 	}
 	return recording.Call{SID: row.CallSid, OptOut: row.OptOut || row.TicketOptOut, TicketID: row.TicketID}, nil
+}
+
+// CallToRecord implements recording.Store. The call's lock orders the check after any opt-out
+// that is committing. The carrier is asked after the commit, as for the opt-out: a list that
+// shrank in between is not seen here, but an opt-out (the fact that changes mid-call) is caught
+// by AddRecording, and the audio cannot be fetched without Copy's check.
+func (s *Store) CallToRecord(ctx context.Context, callSID string, now time.Time) (recording.Call, error) {
+	var (
+		c       recording.Call
+		refused error
+	)
+	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if c, err = s.lockCall(ctx, tx, callSID, now); err != nil || c.OptOut || c.TicketID == "" {
+			return err
+		}
+		refused, err = checkCarrier(ctx, tx, c.TicketID)
+		return err
+	})
+	if err != nil {
+		return recording.Call{}, err
+	}
+	return c, refused
+}
+
+// checkCarrier is the gateway's check of a call to the carrier about the call ticketID names:
+// the ticket's current list in the flow ledger must allow the carrier. The ticket is the
+// record checked because its entry exists from the moment it names the call, while a
+// recording's own entry is written only once its audio is stored, after the fetch; the
+// recording's one fact, the opt-out, is read from the locked call by every caller. It returns
+// a refusal as its first result (audited in tx, so the caller must commit tx and return it
+// after), any other failure as its second.
+func checkCarrier(ctx context.Context, tx pgx.Tx, ticketID string) (refused, err error) {
+	err = dataflowdb.Check(ctx, tx, ticketID, dataflow.Twilio)
+	var pre *apperr.PreconditionError
+	if errors.As(err, &pre) {
+		return err, nil
+	}
+	return nil, err
 }
 
 // lockCall records the call if new and locks it: the first lock of every change.
@@ -367,7 +409,10 @@ func (s *Store) lockForWork(ctx context.Context, tx pgx.Tx, id string, now time.
 
 // Copy implements recording.Store.
 func (s *Store) Copy(ctx context.Context, id string, now time.Time, fn recording.CopyFunc) (recording.Recording, error) {
-	var out recording.Recording
+	var (
+		out     recording.Recording
+		refused error
+	)
 	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		r, c, err := s.lockForWork(ctx, tx, id, now)
 		if err != nil {
@@ -398,6 +443,9 @@ func (s *Store) Copy(ctx context.Context, id string, now time.Time, fn recording
 		if err != nil {
 			return err
 		}
+		if refused, err = checkCarrier(ctx, tx, ticketID); refused != nil || err != nil {
+			return err
+		}
 		obj, err := fn(ctx, out, dk)
 		if err != nil {
 			return err
@@ -413,7 +461,10 @@ func (s *Store) Copy(ctx context.Context, id string, now time.Time, fn recording
 		out = toDomain(r, ticketID, customerID)
 		return s.event(ctx, tx, id, recording.ActorCarrier, eventCopied, "", now)
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, refused
 }
 
 // callMinerPayload is what CallMiner receives about a stored recording: metadata and where the

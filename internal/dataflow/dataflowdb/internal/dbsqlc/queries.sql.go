@@ -236,6 +236,23 @@ func (q *Queries) InsertAudit(ctx context.Context, db DBTX, arg InsertAuditParam
 	return err
 }
 
+const insertCallRefusal = `-- name: InsertCallRefusal :exec
+INSERT INTO flow_audit (record_id, subprocessor_id, action, reason)
+VALUES ($1, $2, 'refused', $3)
+`
+
+type InsertCallRefusalParams struct {
+	RecordID       string
+	SubprocessorID string
+	Reason         string
+}
+
+// A refused direct call (an API call to the processor, not an outbox delivery) has no delivery.
+func (q *Queries) InsertCallRefusal(ctx context.Context, db DBTX, arg InsertCallRefusalParams) error {
+	_, err := db.Exec(ctx, insertCallRefusal, arg.RecordID, arg.SubprocessorID, arg.Reason)
+	return err
+}
+
 const insertDeliveries = `-- name: InsertDeliveries :exec
 INSERT INTO outbox_deliveries (id, record_id, subprocessor_id, kind, status, next_attempt_time, dek_id, payload_ct)
 SELECT unnest($1::uuid[]), $2, unnest($3::text[]), $4, unnest($5::text[]),
