@@ -24,7 +24,7 @@ func TestInterpret(t *testing.T) {
 		}
 	}
 	plain := errors.New("boom")
-	if got := postgres.Interpret(plain); got != plain {
+	if got := postgres.Interpret(plain); !errors.Is(got, plain) || got.Error() != plain.Error() {
 		t.Errorf("an unknown error must pass through, got %v", got)
 	}
 }
