@@ -145,6 +145,7 @@ breaking: $(TOOLS_BIN)/buf ## Check proto changes for breaking changes against t
 bench: build tools ## Load-test the services against their baselines (scripts/bench.sh)
 	$(GO) build -o bin/ ./bench/baregrpc
 	bash scripts/bench.sh
+	bash scripts/bench-reporting.sh
 
 ##@ Database
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -18,6 +19,8 @@ commands:
   token --role ROLE [--sub NAME] [--ttl D]   print a development bearer token
   migrate up|down [--steps N]                apply or revert schema migrations (DATABASE_URL)
   seed demo                                  load demo data through the running services
+  seed --orders N [--days D] [--end T] [--seed S]   COPY benchmark orders into DATABASE_URL
+  export --from T --to T [--format csv] [--out F]   stream order lines as CSV (finance token)
   subprocessors [--format markdown|csv]      print the public subprocessor disclosure
   ropa                                       print the GDPR Art. 30 record of processing
 `
@@ -46,7 +49,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "seed":
+		if len(args) > 1 && (args[1] == "--orders" || args[1] == "-orders" || strings.HasPrefix(args[1], "--orders=")) {
+			return runSeedOrders(ctx, args[1:], getenv, stdout, stderr)
+		}
 		return runSeed(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], getenv, stdout, stderr)
 	case "subprocessors":
 		return runSubprocessors(ctx, args[1:], getenv, stdout, stderr)
 	case "ropa":

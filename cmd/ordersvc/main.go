@@ -27,6 +27,9 @@ import (
 	"github.com/lumio/contactcentre/internal/privacy"
 	"github.com/lumio/contactcentre/internal/privacy/privacydb"
 	"github.com/lumio/contactcentre/internal/privacy/privacygrpc"
+	"github.com/lumio/contactcentre/internal/reporting"
+	"github.com/lumio/contactcentre/internal/reporting/reportingdb"
+	"github.com/lumio/contactcentre/internal/reporting/reportinggrpc"
 )
 
 func main() {
@@ -80,7 +83,8 @@ func run(ctx context.Context, lookup func(string) (string, bool), stdout io.Writ
 
 	ordersv1.RegisterOrderServiceServer(proc.GRPC, billinggrpc.NewOrderServer(orderSvc))
 	ordersv1.RegisterPaymentServiceServer(proc.GRPC, billinggrpc.NewPaymentServer(paymentSvc))
-	if err := billingstripe.RegisterWebhooks(proc.Mux, stripeCfg, paymentSvc, proc.Logger); err != nil {
+	webhookMetrics := billingstripe.WithMetrics(billingstripe.NewWebhookMetrics(proc.Registry))
+	if err := billingstripe.RegisterWebhooks(proc.Mux, stripeCfg, paymentSvc, proc.Logger, webhookMetrics); err != nil {
 		return err
 	}
 	// Erasure runs as resumable steps: a request that dies half-way is finished by the resumer
@@ -89,9 +93,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stdout io.Writ
 	dataflowv1.RegisterPrivacyServiceServer(proc.GRPC, privacygrpc.NewServer(privacySvc))
 	proc.Background(privacySvc.ResumeJob().Run)
 	proc.Background(privacySvc.PurgeJob().Run)
-	// Reporting arrives with its own work; until then it answers UNIMPLEMENTED but is listed by
-	// reflection for client builders.
-	ordersv1.RegisterReportingServiceServer(proc.GRPC, ordersv1.UnimplementedReportingServiceServer{})
+	ordersv1.RegisterReportingServiceServer(proc.GRPC, reportinggrpc.NewServer(reporting.NewService(reportingdb.New(proc.Pool), now)))
 	if err := proc.ServeDataFlow(lookup, cfg.Outbox); err != nil {
 		return err
 	}

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +23,10 @@ import (
 	ordersv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/orders/v1"
 
 	"github.com/lumio/contactcentre/internal/auth"
+	"github.com/lumio/contactcentre/internal/billing/billingstripe"
 	"github.com/lumio/contactcentre/internal/billing/billingstripe/stripemocktest"
 	"github.com/lumio/contactcentre/internal/bootstrap/bootstraptest"
+	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 )
 
@@ -212,3 +217,74 @@ func TestRunRejectsBadConfig(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { stripemocktest.Main(m) }
+
+// TestMetricsAfterWebhook scrapes /metrics after Stripe webhooks and finds them counted by
+// endpoint and outcome, beside the outbox series, with no label value outside its fixed set.
+func TestMetricsAfterWebhook(t *testing.T) {
+	t.Parallel()
+	_, dbURL := pgtest.NewDB(t)
+	env := bootstraptest.Env(t, dbURL)
+	svc := bootstraptest.Start(t, run, env)
+	base := "http://" + svc.Addrs.HTTP.String()
+
+	event := []byte(fmt.Sprintf(`{"id":"evt_metrics_1","object":"event","api_version":"2023-10-16","created":%d,"type":"customer.created","data":{"object":{"id":"cus_1","object":"customer","email":"someone@example.test"}}}`, time.Now().Unix()))
+	post := func(path, secret string, want int) {
+		t.Helper()
+		signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: event, Secret: secret, Timestamp: time.Now()})
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+path, bytes.NewReader(event))
+		req.Header.Set("Stripe-Signature", signed.Header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != want {
+			t.Fatalf("POST %s = %v, %v; want %d", path, resp, err, want)
+		}
+		_ = resp.Body.Close()
+	}
+	post(billingstripe.PathIE, env["STRIPE_US_WEBHOOK_SECRET"], http.StatusBadRequest)
+	post(billingstripe.PathUS, env["STRIPE_US_WEBHOOK_SECRET"], http.StatusOK)
+	post(billingstripe.PathUS, env["STRIPE_US_WEBHOOK_SECRET"], http.StatusOK)
+
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	for _, want := range []string{
+		`webhook_requests_total{endpoint="/stripe/webhook/ie",outcome="bad_signature"} 1`,
+		`webhook_requests_total{endpoint="/stripe/webhook/us",outcome="ignored"} 1`,
+		`webhook_requests_total{endpoint="/stripe/webhook/us",outcome="duplicate"} 1`,
+		`outbox_deliveries_total{outcome="delivered",processor="stripe_us"} 0`,
+		`outbox_pending{processor="salesforce"} `,
+		"outbox_oldest_pending_seconds ",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%.3000s", want, body)
+		}
+	}
+
+	allowed := map[string][]string{
+		"endpoint":  {billingstripe.PathUS, billingstripe.PathIE},
+		"outcome":   append(slices.Clone(billingstripe.MetricOutcomes), dataflow.MetricOutcomes...),
+		"processor": dataflow.ProcessorLabels(),
+	}
+	series := 0
+	for line := range strings.Lines(string(body)) {
+		if !strings.HasPrefix(line, "webhook_") && !strings.HasPrefix(line, "outbox_") {
+			continue
+		}
+		series++
+		for _, m := range labelRE.FindAllStringSubmatch(line, -1) {
+			if !slices.Contains(allowed[m[1]], m[2]) {
+				t.Errorf("label %s=%q is outside its fixed set: %s", m[1], m[2], line)
+			}
+		}
+		if strings.Contains(line, "evt_") || strings.Contains(line, "@") {
+			t.Errorf("series carries an id or an email: %s", line)
+		}
+	}
+	if series == 0 {
+		t.Fatal("no webhook_ or outbox_ series")
+	}
+}
+
+var labelRE = regexp.MustCompile(`(\w+)="([^"]*)"`)

@@ -69,12 +69,13 @@ func run(ctx context.Context, lookup func(string) (string, bool), stdout io.Writ
 		_, err := ticketSvc.SetRecordingOptOut(ctx, actor, ticketID, optOut)
 		return err
 	})
-	recSvc := recording.NewService(recordingdb.New(proc.Pool, proc.Keyring, proc.Policy), carrier, objects,
-		optOut, signer, cfg.Recording.Config(), proc.Logger, now)
+	recStore := recordingdb.New(proc.Pool, proc.Keyring, proc.Policy).WithMetrics(recording.NewMetrics(proc.Registry))
+	recSvc := recording.NewService(recStore, carrier, objects, optOut, signer, cfg.Recording.Config(), proc.Logger, now)
 
 	supportv1.RegisterTicketServiceServer(proc.GRPC, ticketsgrpc.NewServer(ticketSvc))
 	supportv1.RegisterRecordingServiceServer(proc.GRPC, recordinggrpc.NewServer(recSvc))
-	recordingtwilio.NewHandler(recSvc, cfg.Twilio.carrier(cfg.PublicURL), proc.Logger).Register(proc.Mux)
+	recordingtwilio.NewHandler(recSvc, cfg.Twilio.carrier(cfg.PublicURL), proc.Logger).
+		WithMetrics(recordingtwilio.NewWebhookMetrics(proc.Registry)).Register(proc.Mux)
 	proc.Background(recSvc.RunSweeper)
 	proc.Background(recSvc.RunReconciler)
 	if err := proc.ServeDataFlow(lookup, cfg.Outbox); err != nil {

@@ -2,8 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +31,7 @@ import (
 	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
+	"github.com/lumio/contactcentre/internal/recording/recordingtwilio"
 )
 
 // TestRunEndToEnd starts the real supportsvc on :0 against a fresh database and works a ticket
@@ -195,4 +203,69 @@ func TestRunRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMetricsAfterTwilioWebhook scrapes /metrics after Twilio webhooks and finds them counted by
+// endpoint and outcome, with the recording series present and no call sid in any label.
+func TestMetricsAfterTwilioWebhook(t *testing.T) {
+	t.Parallel()
+	_, dbURL := pgtest.NewDB(t)
+	env := bootstraptest.Env(t, dbURL)
+	svc := bootstraptest.Start(t, run, env)
+	base := "http://" + svc.Addrs.HTTP.String()
+
+	callSID := "CA0123456789abcdef0123456789abcdef"
+	post := func(form url.Values, sign bool, want int) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+recordingtwilio.VoicePath, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if sign {
+			req.Header.Set("X-Twilio-Signature", twilioSignature(env["TWILIO_AUTH_TOKEN"], env["SUPPORTSVC_PUBLIC_URL"]+recordingtwilio.VoicePath, form))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != want {
+			t.Fatalf("POST voice = %v, %v; want %d", resp, err, want)
+		}
+		_ = resp.Body.Close()
+	}
+	post(url.Values{"CallSid": {callSID}}, false, http.StatusForbidden)
+	post(url.Values{"CallSid": {"not-a-sid"}}, true, http.StatusBadRequest)
+	post(url.Values{"CallSid": {callSID}, "AccountSid": {env["TWILIO_ACCOUNT_SID"]}}, true, http.StatusOK)
+
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	for _, want := range []string{
+		`webhook_requests_total{endpoint="/twilio/voice",outcome="forbidden"} 1`,
+		`webhook_requests_total{endpoint="/twilio/voice",outcome="bad_request"} 1`,
+		`webhook_requests_total{endpoint="/twilio/voice",outcome="ok"} 1`,
+		`webhook_requests_total{endpoint="/twilio/recording-status",outcome="ok"} 0`,
+		"recordings_stored_total 0",
+		`recordings_deleted_total{reason="opt_out"} 0`,
+		"outbox_oldest_pending_seconds ",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%.3000s", want, body)
+		}
+	}
+	if strings.Contains(string(body), callSID) || strings.Contains(string(body), env["TWILIO_ACCOUNT_SID"]) {
+		t.Error("metrics carry a Twilio sid")
+	}
+}
+
+// twilioSignature signs a form POST the way Twilio does: HMAC-SHA1 of the URL followed by the
+// sorted fields' names and values.
+func twilioSignature(token, fullURL string, form url.Values) string {
+	keys := slices.Sorted(maps.Keys(form))
+	var b strings.Builder
+	b.WriteString(fullURL)
+	for _, k := range keys {
+		b.WriteString(k + form.Get(k))
+	}
+	mac := hmac.New(sha1.New, []byte(token))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }

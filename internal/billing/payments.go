@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/lumio/contactcentre/internal/auth"
 	"github.com/lumio/contactcentre/internal/country"
 	"github.com/lumio/contactcentre/internal/dataflow"
+	"github.com/lumio/contactcentre/internal/validate"
 )
 
 // Payments applies the payment rules on top of a PaymentStore and the card processor.
@@ -64,7 +62,8 @@ func (s *Payments) ResolveEntity(residencyCountry string) (Entity, error) {
 // Stripe; apperr.ErrAlreadyExists when the key was used by a different request;
 // apperr.ErrUnavailable when the database or Stripe cannot be reached (retry with the same key).
 func (s *Payments) Create(ctx context.Context, who auth.Identity, orderID, idempotencyKey string) (Payment, error) {
-	if err := validateID("order_id", orderID); err != nil {
+	orderID, err := validate.ID("order_id", orderID)
+	if err != nil {
 		return Payment{}, err
 	}
 	if err := validateIdempotencyKey(idempotencyKey); err != nil {
@@ -154,7 +153,8 @@ func (s *Payments) PaymentFlows(p Payment, residencyCountry string) []string {
 // Errors: *apperr.InvalidError ("id"); apperr.ErrNotFound when it does not exist or the
 // caller may not see it; apperr.ErrUnavailable.
 func (s *Payments) Get(ctx context.Context, who auth.Identity, id string) (Payment, error) {
-	if err := validateID("id", id); err != nil {
+	id, err := validate.ID("id", id)
+	if err != nil {
 		return Payment{}, err
 	}
 	p, err := s.store.GetPayment(ctx, id)
@@ -178,7 +178,8 @@ func (s *Payments) Get(ctx context.Context, who auth.Identity, id string) (Payme
 // refused and audited), or when Stripe refused; apperr.ErrAlreadyExists when the key was used by
 // a different request; apperr.ErrUnavailable (retry with the same key).
 func (s *Payments) Refund(ctx context.Context, who auth.Identity, paymentID string, amountMinor int64, idempotencyKey string) (Refund, error) {
-	if err := validateID("payment_id", paymentID); err != nil {
+	paymentID, err := validate.ID("payment_id", paymentID)
+	if err != nil {
 		return Refund{}, err
 	}
 	if amountMinor <= 0 {
@@ -300,11 +301,5 @@ func validateIdempotencyKey(key string) error {
 	if key == "" {
 		return apperr.Invalid("idempotency_key", "is required")
 	}
-	if len(key) > maxRequestID {
-		return apperr.Invalid("idempotency_key", "must be at most %d bytes", maxRequestID)
-	}
-	if !utf8.ValidString(key) || strings.ContainsFunc(key, func(r rune) bool { return !unicode.IsPrint(r) }) {
-		return apperr.Invalid("idempotency_key", "must be printable text")
-	}
-	return nil
+	return validate.RequestID("idempotency_key", key)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/lumio/contactcentre/internal/country"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/paging"
+	"github.com/lumio/contactcentre/internal/validate"
 )
 
 // errNoCustomer is the one answer for a customer that does not exist and for one the caller may
@@ -46,7 +47,7 @@ func NewService(store Store, policy dataflow.Policy, retention RetentionPolicy, 
 // customer outside the storefront countries, or the customer was erased;
 // apperr.ErrAlreadyExists when requestID was used for a different request; apperr.ErrUnavailable.
 func (s *Service) Create(ctx context.Context, who auth.Identity, in NewOrder, requestID string) (Order, error) {
-	if err := validateRequestID(requestID); err != nil {
+	if err := validate.RequestID("request_id", requestID); err != nil {
 		return Order{}, err
 	}
 	in, err := ValidateNewOrder(in)
@@ -150,7 +151,8 @@ func Facts(o Order, c CustomerFacts) dataflow.Facts {
 // Errors: *apperr.InvalidError ("id") for a malformed id; apperr.ErrNotFound when it does not
 // exist or the caller may not see it (so that existence is not leaked); apperr.ErrUnavailable.
 func (s *Service) Get(ctx context.Context, who auth.Identity, id string) (Order, error) {
-	if err := validateID("id", id); err != nil {
+	id, err := validate.ID("id", id)
+	if err != nil {
 		return Order{}, err
 	}
 	o, err := s.store.Get(ctx, id)
@@ -189,8 +191,10 @@ func (s *Service) List(ctx context.Context, who auth.Identity, r ListRequest) (P
 		return Page{}, err
 	}
 	// Tokens are opaque but not signed: a forged id must not reach the uuid cast in SQL.
-	if ok && validateID("page_token", cur.ID) != nil {
-		return Page{}, apperr.Invalid("page_token", "is not a token this service issued")
+	if ok {
+		if _, err := validate.ID("page_token", cur.ID); err != nil {
+			return Page{}, apperr.Invalid("page_token", "is not a token this service issued")
+		}
 	}
 	if f.Scope.none() {
 		return Page{}, nil

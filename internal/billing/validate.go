@@ -4,13 +4,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/google/uuid"
 
 	"github.com/lumio/contactcentre/internal/apperr"
 	"github.com/lumio/contactcentre/internal/country"
+	"github.com/lumio/contactcentre/internal/validate"
 )
 
 // Limits of an order's input. Descriptions and SKUs are product text, not personal data, but
@@ -24,29 +21,27 @@ const (
 	maxCity        = 100
 	maxPostalCode  = 32
 	maxRegion      = 100
-	maxRequestID   = 128
 )
 
-var (
-	skuRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	resellerRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-)
+var skuRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // ValidateNewOrder checks an order's input and returns it normalised (surrounding spaces of
 // text trimmed, an empty ship_to dropped). Errors are *apperr.InvalidError naming the field by
 // its path in the request ("order.lines[2].sku"); messages never echo values.
 func ValidateNewOrder(n NewOrder) (NewOrder, error) {
-	if err := validateID("order.customer_id", n.CustomerID); err != nil {
+	id, err := validate.ID("order.customer_id", n.CustomerID)
+	if err != nil {
 		return NewOrder{}, err
 	}
+	n.CustomerID = id
 	n.ResellerID = strings.TrimSpace(n.ResellerID)
 	switch n.Channel {
 	case ChannelReseller:
 		if n.ResellerID == "" {
 			return NewOrder{}, apperr.Invalid("order.reseller_id", "is required for reseller orders")
 		}
-		if !resellerRE.MatchString(n.ResellerID) {
-			return NewOrder{}, apperr.Invalid("order.reseller_id", "must be 1 to 64 lower-case letters, digits, '_' or '-', starting with a letter or digit")
+		if err := validate.ResellerID("order.reseller_id", n.ResellerID); err != nil {
+			return NewOrder{}, err
 		}
 	case ChannelStorefront:
 		if n.ResellerID != "" {
@@ -98,7 +93,7 @@ func validateLine(i int, l NewLine) (NewLine, error) {
 	case !skuRE.MatchString(l.SKU):
 		return NewLine{}, apperr.Invalid(field("sku"), "must be ASCII letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
-	if err := checkText(field("description"), l.Description, maxDescription, false); err != nil {
+	if err := validate.Text(field("description"), l.Description, maxDescription, false); err != nil {
 		return NewLine{}, err
 	}
 	if l.Quantity <= 0 {
@@ -120,7 +115,7 @@ func validateAddress(a Address) (Address, error) {
 	var lines []string
 	for _, l := range a.Lines {
 		l = strings.TrimSpace(l)
-		if err := checkText("order.ship_to.lines", l, maxAddrLine, true); err != nil {
+		if err := validate.Text("order.ship_to.lines", l, maxAddrLine, true); err != nil {
 			return Address{}, err
 		}
 		lines = append(lines, l)
@@ -141,15 +136,15 @@ func validateAddress(a Address) (Address, error) {
 		{"order.ship_to.postal_code", a.PostalCode, maxPostalCode},
 		{"order.ship_to.region", a.Region, maxRegion},
 	} {
-		if err := checkText(f.field, f.v, f.maxRunes, false); err != nil {
+		if err := validate.Text(f.field, f.v, f.maxRunes, false); err != nil {
 			return Address{}, err
 		}
 	}
 	if a.Country == "" {
 		return Address{}, apperr.Invalid("order.ship_to.country", "is required when ship_to is given")
 	}
-	if !country.IsAssigned(a.Country) {
-		return Address{}, apperr.Invalid("order.ship_to.country", "must be an assigned ISO 3166-1 alpha-2 code in upper case")
+	if err := validate.Country("order.ship_to.country", a.Country, true); err != nil {
+		return Address{}, err
 	}
 	return a, nil
 }
@@ -158,12 +153,12 @@ func validateAddress(a Address) (Address, error) {
 // they are decoded).
 func ValidateListRequest(r ListRequest) error {
 	if r.CustomerID != "" {
-		if err := validateID("customer_id", r.CustomerID); err != nil {
+		if _, err := validate.ID("customer_id", r.CustomerID); err != nil {
 			return err
 		}
 	}
-	if r.ResellerID != "" && !resellerRE.MatchString(r.ResellerID) {
-		return apperr.Invalid("reseller_id", "is not a valid reseller id")
+	if err := validate.ResellerID("reseller_id", r.ResellerID); err != nil {
+		return err
 	}
 	switch r.Channel {
 	case "", ChannelReseller, ChannelStorefront:
@@ -172,44 +167,6 @@ func ValidateListRequest(r ListRequest) error {
 	}
 	if !r.Start.IsZero() && !r.End.IsZero() && !r.End.After(r.Start) {
 		return apperr.Invalid("end_time", "must be after start_time")
-	}
-	return nil
-}
-
-// checkText accepts valid UTF-8 of at most max runes without control characters (PostgreSQL
-// rejects NUL and invalid UTF-8; control characters have no place in an address or a product
-// description).
-func checkText(field, v string, maxRunes int, required bool) error {
-	switch {
-	case v == "" && required:
-		return apperr.Invalid(field, "is required")
-	case !utf8.ValidString(v):
-		return apperr.Invalid(field, "is not valid UTF-8")
-	case utf8.RuneCountInString(v) > maxRunes:
-		return apperr.Invalid(field, "must be at most %d characters", maxRunes)
-	case strings.ContainsFunc(v, unicode.IsControl):
-		return apperr.Invalid(field, "must not contain control characters")
-	}
-	return nil
-}
-
-func validateRequestID(id string) error {
-	if len(id) > maxRequestID {
-		return apperr.Invalid("request_id", "must be at most %d bytes", maxRequestID)
-	}
-	if !utf8.ValidString(id) || strings.ContainsFunc(id, func(r rune) bool { return !unicode.IsPrint(r) }) {
-		return apperr.Invalid("request_id", "must be printable text")
-	}
-	return nil
-}
-
-// validateID accepts only the canonical 36-character form, so that one order has one id string.
-func validateID(field, id string) error {
-	if id == "" {
-		return apperr.Invalid(field, "is required")
-	}
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
-		return apperr.Invalid(field, "is not a valid id")
 	}
 	return nil
 }

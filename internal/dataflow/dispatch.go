@@ -111,13 +111,14 @@ type DispatchStore interface {
 // Dispatcher sends the outbox's deliveries through the processors' sinks. Many dispatchers (one
 // per replica) can run on the same outbox: claims never overlap while a lease holds.
 type Dispatcher struct {
-	store  DispatchStore
-	sinks  SinkFor
-	cfg    DispatchConfig
-	log    *slog.Logger
-	now    func() time.Time
-	rnd    func() float64
-	notify chan struct{}
+	store   DispatchStore
+	sinks   SinkFor
+	cfg     DispatchConfig
+	log     *slog.Logger
+	now     func() time.Time
+	rnd     func() float64
+	notify  chan struct{}
+	metrics *DispatchMetrics
 }
 
 // NewDispatcher returns a dispatcher. sinks returns each processor's sink; a processor without
@@ -131,6 +132,13 @@ func NewDispatcher(store DispatchStore, sinks SinkFor, cfg DispatchConfig, logge
 		store: store, sinks: sinks, cfg: cfg.withDefaults(), log: logger, now: now,
 		notify: make(chan struct{}, 1),
 	}
+}
+
+// WithMetrics makes d count its settled deliveries in m (nil counts nothing) and returns d.
+// Call it before Run.
+func (d *Dispatcher) WithMetrics(m *DispatchMetrics) *Dispatcher {
+	d.metrics = m
+	return d
 }
 
 // Notify wakes a polling dispatcher early (for example on a LISTEN/NOTIFY signal).
@@ -179,12 +187,16 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	if len(claims) == 0 {
 		return 0, nil
 	}
+	var outcomes []Outcome
 	err = d.store.Settle(ctx, claims, now, func(ctx context.Context, checks []Check) []Outcome {
-		return d.decide(ctx, claims, checks)
+		outcomes = d.decide(ctx, claims, checks)
+		return outcomes
 	})
 	if err != nil {
 		return len(claims), fmt.Errorf("settle deliveries: %w", err)
 	}
+	// Counted only once committed: a failed settle leaves the deliveries pending.
+	d.metrics.settled(claims, outcomes)
 	return len(claims), nil
 }
 

@@ -2,28 +2,17 @@ package keyring_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"testing"
 
 	"github.com/lumio/contactcentre/internal/keyring"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 )
-
-func newKeyring(t *testing.T) *keyring.Keyring {
-	t.Helper()
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
-}
 
 func TestDataKeyRoundTrip(t *testing.T) {
 	t.Parallel()
-	kr := newKeyring(t)
+	kr := keyringtest.New(t)
 	dk, wrapped, err := kr.NewDataKey("k1")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +49,7 @@ func TestDataKeyRoundTrip(t *testing.T) {
 
 func TestOtherMasterKeyCannotUnwrap(t *testing.T) {
 	t.Parallel()
-	a, b := newKeyring(t), newKeyring(t)
+	a, b := keyringtest.New(t), keyringtest.New(t)
 	_, wrapped, err := a.NewDataKey("k1")
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +70,7 @@ func TestNewRejectsBadMasterKey(t *testing.T) {
 
 func TestIndexAndSearchTokens(t *testing.T) {
 	t.Parallel()
-	kr := newKeyring(t)
+	kr := keyringtest.New(t)
 	if !bytes.Equal(kr.Index("email", " Help@School.example "), kr.Index("email", "help@school.example")) {
 		t.Fatal("index must normalise case and space")
 	}

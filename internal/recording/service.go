@@ -14,6 +14,7 @@ import (
 	"github.com/lumio/contactcentre/internal/apperr"
 	"github.com/lumio/contactcentre/internal/auth"
 	"github.com/lumio/contactcentre/internal/keyring"
+	"github.com/lumio/contactcentre/internal/validate"
 )
 
 // Actors of changes that no signed-in user makes.
@@ -184,7 +185,7 @@ func (s *Service) SetRecordingOptOut(ctx context.Context, actor, ticketID string
 	if actor == "" {
 		return 0, apperr.ErrUnauthenticated
 	}
-	id, err := ParseID("ticket_id", ticketID)
+	id, err := validate.ID("ticket_id", ticketID)
 	if err != nil {
 		return 0, err
 	}
@@ -478,7 +479,7 @@ func (s *Service) every(ctx context.Context, d time.Duration, name string, fn fu
 // ListRecordings returns the recordings of a ticket's call, oldest first. Errors:
 // *apperr.InvalidError (ticket_id), apperr.ErrNotFound (no such ticket).
 func (s *Service) ListRecordings(ctx context.Context, ticketID string) ([]Recording, error) {
-	id, err := ParseID("ticket_id", ticketID)
+	id, err := validate.ID("ticket_id", ticketID)
 	if err != nil {
 		return nil, err
 	}
@@ -492,7 +493,7 @@ func (s *Service) ListRecordings(ctx context.Context, ticketID string) ([]Record
 // GetRecording returns one recording, and for supervisors and admins a short-lived download
 // link when the audio is stored. Errors: *apperr.InvalidError (id), apperr.ErrNotFound.
 func (s *Service) GetRecording(ctx context.Context, who auth.Identity, id string) (Recording, *Download, error) {
-	id, err := ParseID("id", id)
+	id, err := validate.ID("id", id)
 	if err != nil {
 		return Recording{}, nil, err
 	}
@@ -518,7 +519,7 @@ func (s *Service) DeleteRecording(ctx context.Context, who auth.Identity, id, re
 	if !(who.Has(auth.RoleSupervisor) || who.Has(auth.RolePrivacyOfficer) || who.IsAdmin()) {
 		return Recording{}, apperr.ErrPermission
 	}
-	id, err := ParseID("id", id)
+	id, err := validate.ID("id", id)
 	if err != nil {
 		return Recording{}, err
 	}

@@ -5,9 +5,8 @@ import (
 	"regexp"
 	"strconv"
 
-	"github.com/google/uuid"
-
 	"github.com/lumio/contactcentre/internal/apperr"
+	"github.com/lumio/contactcentre/internal/validate"
 )
 
 var (
@@ -19,14 +18,9 @@ var (
 // maxDurationSeconds bounds RecordingDuration: Twilio ends calls after 24 hours.
 const maxDurationSeconds = 24 * 60 * 60
 
-// ParseID returns the canonical form of a UUID in field, or an *apperr.InvalidError.
-func ParseID(field, v string) (string, error) {
-	u, err := uuid.Parse(v)
-	if err != nil || len(v) != 36 {
-		return "", apperr.Invalid(field, "is not a valid id")
-	}
-	return u.String(), nil
-}
+// ParseID returns the canonical form of a UUID in field, or an *apperr.InvalidError: it is
+// validate.ID, kept for the carrier's HTTP handler.
+func ParseID(field, v string) (string, error) { return validate.ID(field, v) }
 
 // ValidCallSID reports whether v is a Twilio call sid. Sids are put into carrier URLs, so
 // nothing else may pass.

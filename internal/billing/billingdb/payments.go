@@ -17,6 +17,7 @@ import (
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
 	"github.com/lumio/contactcentre/internal/postgres"
+	"github.com/lumio/contactcentre/internal/validate"
 )
 
 // Idempotency-key scopes of payments and refunds. Keys are scoped to their order or payment:
@@ -397,7 +398,8 @@ func (s *Store) findPayment(ctx context.Context, tx pgx.Tx, ev billing.PaymentEv
 			return id, postgres.Interpret(err)
 		}
 	}
-	if _, err := uuid.Parse(ev.PaymentID); err != nil || len(ev.PaymentID) != 36 {
+	// The id comes from the intent's metadata: a malformed one must not reach the uuid cast.
+	if _, err := validate.ID("payment_id", ev.PaymentID); err != nil {
 		return "", apperr.ErrNotFound
 	}
 	id, err := s.q.FindPaymentByID(ctx, tx, dbsqlc.FindPaymentByIDParams{ID: ev.PaymentID, StripeEntity: ev.Entity, PaymentIntentID: ev.IntentID})

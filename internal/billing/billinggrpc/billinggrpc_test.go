@@ -2,10 +2,6 @@ package billinggrpc_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
-	"net"
 	"testing"
 	"time"
 
@@ -15,10 +11,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -28,15 +21,11 @@ import (
 	"github.com/lumio/contactcentre/internal/billing/billinggrpc"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	ordersv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/orders/v1"
-	"github.com/lumio/contactcentre/internal/grpcserver"
+	"github.com/lumio/contactcentre/internal/grpcserver/grpctest"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
-)
-
-const (
-	issuer   = "test-issuer"
-	audience = "test-audience"
 )
 
 var now = time.Date(2026, time.May, 4, 10, 30, 0, 0, time.UTC)
@@ -53,41 +42,14 @@ type bundle struct {
 func setup(t *testing.T) bundle {
 	t.Helper()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	svc := billing.NewService(billingdb.New(pool, kr), dataflow.NewPolicy(dataflow.DefaultNorthAmerica), billing.DefaultRetention(),
 		func() time.Time { return now })
-	srv, _ := grpcserver.New(nil, auth.NewDevVerifier(pub, issuer, audience), nil, grpcserver.Config{})
-	ordersv1.RegisterOrderServiceServer(srv, billinggrpc.NewOrderServer(svc))
-
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	srv := grpctest.New(t, func(s *grpc.Server) { ordersv1.RegisterOrderServiceServer(s, billinggrpc.NewOrderServer(svc)) })
 
 	return bundle{
-		client: ordersv1.NewOrderServiceClient(conn),
-		as: func(sub string, roles ...auth.Role) context.Context {
-			tok, err := auth.SignToken(priv, issuer, audience, sub, roles, time.Hour, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
-		},
+		client:   ordersv1.NewOrderServiceClient(srv.Conn),
+		as:       func(sub string, roles ...auth.Role) context.Context { return srv.As(t, sub, roles...) },
 		customer: func(country, createBy string) string { return addCustomer(t, pool, kr, country, createBy) },
 	}
 }

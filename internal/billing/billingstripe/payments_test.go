@@ -3,14 +3,10 @@ package billingstripe_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,10 +21,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/lumio/contactcentre/internal/auth"
 	"github.com/lumio/contactcentre/internal/billing"
@@ -38,9 +31,10 @@ import (
 	"github.com/lumio/contactcentre/internal/billing/billingstripe/stripemocktest"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	ordersv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/orders/v1"
-	"github.com/lumio/contactcentre/internal/grpcserver"
+	"github.com/lumio/contactcentre/internal/grpcserver/grpctest"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 )
 
@@ -51,11 +45,6 @@ var accounts = billingstripe.Config{
 	US: billingstripe.Account{SecretKey: "sk_test_usEntity1", PublishableKey: "pk_test_usEntity1", WebhookSecret: "whsec_usEntitySecret"},
 	IE: billingstripe.Account{SecretKey: "sk_test_ieEntity1", PublishableKey: "pk_test_ieEntity1", WebhookSecret: "whsec_ieEntitySecret"},
 }
-
-const (
-	issuer   = "test-issuer"
-	audience = "test-audience"
-)
 
 // call is one request that reached stripe-mock.
 type call struct {
@@ -128,12 +117,7 @@ func setup(t testing.TB) bundle {
 	t.Helper()
 	base := stripemocktest.URL(t)
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	rec := &recorder{}
 	cfg := accounts
 	cfg.APIBaseURL = base
@@ -149,22 +133,7 @@ func setup(t testing.TB) bundle {
 	orders := billing.NewService(store, policy, billing.DefaultRetention(), clock)
 	payments := billing.NewPayments(store, gw, policy, clock)
 
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, _ := grpcserver.New(nil, auth.NewDevVerifier(pub, issuer, audience), nil, grpcserver.Config{})
-	ordersv1.RegisterPaymentServiceServer(srv, billinggrpc.NewPaymentServer(payments))
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	srv := grpctest.New(t, func(s *grpc.Server) { ordersv1.RegisterPaymentServiceServer(s, billinggrpc.NewPaymentServer(payments)) })
 
 	mux := http.NewServeMux()
 	if err := billingstripe.RegisterWebhooks(mux, cfg, payments, nil); err != nil {
@@ -175,14 +144,8 @@ func setup(t testing.TB) bundle {
 
 	return bundle{
 		pool: pool, kr: kr, rec: rec, orders: orders, payments: payments, hooks: hooks,
-		client: ordersv1.NewPaymentServiceClient(conn),
-		as: func(sub string, roles ...auth.Role) context.Context {
-			tok, err := auth.SignToken(priv, issuer, audience, sub, roles, time.Hour, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok)
-		},
+		client: ordersv1.NewPaymentServiceClient(srv.Conn),
+		as:     func(sub string, roles ...auth.Role) context.Context { return srv.As(t, sub, roles...) },
 	}
 }
 

@@ -50,10 +50,12 @@ type Webhook struct {
 	cfg     WebhookConfig
 	applier Applier
 	logger  *slog.Logger
+	metrics *WebhookMetrics
+	path    string
 }
 
 // NewWebhook returns the endpoint of cfg.Entity. logger may be nil.
-func NewWebhook(cfg WebhookConfig, applier Applier, logger *slog.Logger) (*Webhook, error) {
+func NewWebhook(cfg WebhookConfig, applier Applier, logger *slog.Logger, opts ...WebhookOption) (*Webhook, error) {
 	if cfg.Entity != country.StripeUS && cfg.Entity != country.StripeIE {
 		return nil, fmt.Errorf("billingstripe: unknown entity %q", cfg.Entity)
 	}
@@ -69,7 +71,14 @@ func NewWebhook(cfg WebhookConfig, applier Applier, logger *slog.Logger) (*Webho
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Webhook{cfg: cfg, applier: applier, logger: logger.With("stripe_entity", cfg.Entity)}, nil
+	h := &Webhook{cfg: cfg, applier: applier, logger: logger.With("stripe_entity", cfg.Entity), path: PathUS}
+	if cfg.Entity == country.StripeIE {
+		h.path = PathIE
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
 }
 
 // Webhook paths (API.md).
@@ -80,12 +89,12 @@ const (
 
 // RegisterWebhooks adds POST PathUS and POST PathIE to mux, each verified with its own entity's
 // signing secret from cfg.
-func RegisterWebhooks(mux *http.ServeMux, cfg Config, applier Applier, logger *slog.Logger) error {
+func RegisterWebhooks(mux *http.ServeMux, cfg Config, applier Applier, logger *slog.Logger, opts ...WebhookOption) error {
 	for path, wc := range map[string]WebhookConfig{
 		PathUS: {Entity: country.StripeUS, Secret: cfg.US.WebhookSecret},
 		PathIE: {Entity: country.StripeIE, Secret: cfg.IE.WebhookSecret},
 	} {
-		h, err := NewWebhook(wc, applier, logger)
+		h, err := NewWebhook(wc, applier, logger, opts...)
 		if err != nil {
 			return err
 		}
@@ -108,10 +117,12 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
+		h.metrics.count(h.path, MetricTooLarge)
 		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
 	if err != nil {
+		h.metrics.count(h.path, MetricBadRequest)
 		http.Error(w, "cannot read body", http.StatusBadRequest)
 		return
 	}
@@ -123,22 +134,26 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		webhook.ConstructEventOptions{Tolerance: h.cfg.Tolerance, IgnoreAPIVersionMismatch: true})
 	if err != nil {
 		h.logger.WarnContext(r.Context(), "stripe webhook refused", "reason", signatureReason(err))
+		h.metrics.count(h.path, MetricBadSignature)
 		http.Error(w, "invalid signature", http.StatusBadRequest)
 		return
 	}
 	pe, err := decodeEvent(h.cfg.Entity, ev)
 	if err != nil {
 		h.logger.WarnContext(r.Context(), "stripe webhook malformed", "event_id", safeID(ev.ID), "error", err.Error())
+		h.metrics.count(h.path, MetricBadRequest)
 		http.Error(w, "malformed event", http.StatusBadRequest)
 		return
 	}
 	out, err := h.applier.ApplyEvent(r.Context(), pe)
 	if err != nil {
 		h.logger.ErrorContext(r.Context(), "stripe webhook not applied", "event_id", pe.ID, "type", pe.Type, "error", err.Error())
+		h.metrics.count(h.path, MetricError)
 		http.Error(w, "not applied", http.StatusInternalServerError)
 		return
 	}
 	h.logger.InfoContext(r.Context(), "stripe webhook", "event_id", pe.ID, "type", pe.Type, "outcome", string(out))
+	h.metrics.count(h.path, outcomeLabel(out))
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(struct {
 		Outcome billing.Outcome `json:"outcome"`

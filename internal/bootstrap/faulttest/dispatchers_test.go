@@ -2,8 +2,6 @@ package faulttest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,8 +15,8 @@ import (
 
 	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/dataflow/dataflowdb"
-	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 )
@@ -60,12 +58,7 @@ func TestThreeDispatchersOneOutbox(t *testing.T) {
 	t.Parallel()
 	_, dbURL := pgtest.NewDB(t)
 	ctx := context.Background()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(key), MasterKeyID: "test-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	openPool := func() *pgxpool.Pool {
 		pool, err := postgres.Open(ctx, postgres.Config{URL: dbURL, MaxConns: 4})
 		if err != nil {

@@ -2,8 +2,6 @@ package customersdb_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
@@ -25,6 +23,7 @@ import (
 	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 )
 
@@ -42,12 +41,7 @@ type bundle struct {
 func setup(t *testing.T) (*customers.Service, bundle) {
 	t.Helper()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	store := customersdb.New(pool, kr)
 	svc := customers.NewService(store, dataflow.NewPolicy(dataflow.DefaultNorthAmerica), time.Now)
 	return svc, bundle{store: store, pool: pool, kr: kr}

@@ -2,8 +2,6 @@ package dataflowdb_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"sync"
 	"testing"
 	"time"
@@ -16,17 +14,15 @@ import (
 	"github.com/lumio/contactcentre/internal/dataflow/dataflowdb"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres"
 )
 
 var policy = dataflow.NewPolicy(dataflow.DefaultNorthAmerica)
 
-func newKeyring(t testing.TB) *keyring.Keyring {
-	t.Helper()
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	return keyringFrom(t, base64.StdEncoding.EncodeToString(raw))
-}
+// newKeyring is a keyring with a random master key; keyringFrom opens one whose key a test
+// must hand on (a child process sharing the parent's keyring).
+var newKeyring = keyringtest.New
 
 func keyringFrom(t testing.TB, master string) *keyring.Keyring {
 	t.Helper()

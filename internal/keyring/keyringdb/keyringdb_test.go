@@ -2,8 +2,6 @@ package keyringdb_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"sync"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	"github.com/lumio/contactcentre/internal/apperr"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 )
 
@@ -20,12 +19,7 @@ func TestEnsureDestroy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "t"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	customer := uuid.NewString()
 
 	if _, err := keyringdb.ForCustomer(ctx, pool, kr, customer, keyringdb.Personal); !errors.Is(err, apperr.ErrNotFound) {

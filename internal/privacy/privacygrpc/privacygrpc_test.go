@@ -2,13 +2,9 @@ package privacygrpc_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -16,10 +12,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/lumio/contactcentre/internal/auth"
@@ -27,8 +20,8 @@ import (
 	"github.com/lumio/contactcentre/internal/customers/customersdb"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	dataflowv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/dataflow/v1"
-	"github.com/lumio/contactcentre/internal/grpcserver"
-	"github.com/lumio/contactcentre/internal/keyring"
+	"github.com/lumio/contactcentre/internal/grpcserver/grpctest"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 	"github.com/lumio/contactcentre/internal/privacy"
 	"github.com/lumio/contactcentre/internal/privacy/privacydb"
@@ -36,7 +29,7 @@ import (
 )
 
 type bundle struct {
-	key      ed25519.PrivateKey
+	srv      *grpctest.Server
 	customer string
 }
 
@@ -46,12 +39,7 @@ func setup(t *testing.T) (dataflowv1.PrivacyServiceClient, bundle) {
 	t.Helper()
 	ctx := context.Background()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	cs := customers.NewService(customersdb.New(pool, kr), dataflow.NewPolicy(dataflow.DefaultNorthAmerica), time.Now)
 	c, err := cs.Create(ctx, auth.Identity{Subject: "sales-1", Roles: []auth.Role{auth.RoleSales}}, customers.NewCustomer{
 		OrgName: "Acme BV",
@@ -61,30 +49,14 @@ func setup(t *testing.T) (dataflowv1.PrivacyServiceClient, bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	srv, _ := grpcserver.New(nil, auth.NewDevVerifier(pub, "test", "contactcentre"), nil, grpcserver.Config{})
 	svc := privacy.NewService(privacydb.New(pool, kr), privacy.Config{}, nil, time.Now)
-	dataflowv1.RegisterPrivacyServiceServer(srv, privacygrpc.NewServer(svc))
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return dataflowv1.NewPrivacyServiceClient(conn), bundle{key: priv, customer: c.ID}
+	srv := grpctest.New(t, func(s *grpc.Server) { dataflowv1.RegisterPrivacyServiceServer(s, privacygrpc.NewServer(svc)) })
+	return dataflowv1.NewPrivacyServiceClient(srv.Conn), bundle{srv: srv, customer: c.ID}
 }
 
 func (b bundle) as(t *testing.T, role auth.Role) context.Context {
 	t.Helper()
-	tok, err := auth.SignToken(b.key, "test", "contactcentre", "user-"+string(role), []auth.Role{role}, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+	return b.srv.As(t, "user-"+string(role), role)
 }
 
 func TestRequestAndGetErasure(t *testing.T) {

@@ -39,17 +39,18 @@ const (
 	eventDeleted         = "deleted"
 	ticketEventDeleted   = "recording_deleted"
 	// reasonErased: the customer's personal key was destroyed, so audio cannot be kept.
-	reasonErased = "customer_erased"
+	reasonErased = recording.ReasonErased
 	// maxErrorLen bounds last_error; carrier messages are short and hold no personal data.
 	maxErrorLen = 300
 )
 
 // Store implements recording.Store on PostgreSQL.
 type Store struct {
-	pool   *pgxpool.Pool
-	kr     *keyring.Keyring
-	policy dataflow.Policy
-	q      *dbsqlc.Queries
+	pool    *pgxpool.Pool
+	kr      *keyring.Keyring
+	policy  dataflow.Policy
+	q       *dbsqlc.Queries
+	metrics *recording.Metrics
 }
 
 var _ recording.Store = (*Store)(nil)
@@ -58,6 +59,12 @@ var _ recording.Store = (*Store)(nil)
 // flow lists.
 func New(pool *pgxpool.Pool, kr *keyring.Keyring, policy dataflow.Policy) *Store {
 	return &Store{pool: pool, kr: kr, policy: policy, q: dbsqlc.New()}
+}
+
+// WithMetrics counts recordings stored and deleted in m (nil counts nothing) and returns s.
+func (s *Store) WithMetrics(m *recording.Metrics) *Store {
+	s.metrics = m
+	return s
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -485,7 +492,11 @@ type callMinerPayload struct {
 
 // CarrierReleased implements recording.Store.
 func (s *Store) CarrierReleased(ctx context.Context, id string, now time.Time) (recording.Recording, error) {
-	var out recording.Recording
+	var (
+		out           recording.Recording
+		stored        bool
+		deletedReason *string
+	)
 	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		r, _, err := s.lockForWork(ctx, tx, id, now)
 		if err != nil {
@@ -506,17 +517,41 @@ func (s *Store) CarrierReleased(ctx context.Context, id string, now time.Time) (
 			if err := s.event(ctx, tx, id, recording.ActorCarrier, eventStored, "", now); err != nil {
 				return err
 			}
-			out = toDomain(r, ticketID, customerID)
+			out, stored = toDomain(r, ticketID, customerID), true
 			return s.queueFlows(ctx, tx, r, ticketID, customerID)
 		case recording.StatusDeleting:
 			if r, err = s.finishIfClean(ctx, tx, p, now); err != nil {
 				return err
 			}
+			deletedReason = deletedNow(r)
 		}
 		out = toDomain(r, ticketID, customerID)
 		return nil
 	})
+	if err == nil {
+		s.counted(stored, deletedReason)
+	}
 	return out, err
+}
+
+// deletedNow returns the delete reason of a recording finishIfClean just wrote, if it became
+// deleted.
+func deletedNow(r dbsqlc.Recording) *string {
+	if r.Status != string(recording.StatusDeleted) {
+		return nil
+	}
+	return &r.DeleteReason
+}
+
+// counted counts committed transitions: only the transaction that made one knows of it, so a
+// replay or a racing replica never counts it twice.
+func (s *Store) counted(stored bool, deletedReason *string) {
+	if stored {
+		s.metrics.Stored()
+	}
+	if deletedReason != nil {
+		s.metrics.Deleted(*deletedReason)
+	}
 }
 
 // queueFlows records a stored recording's flow list and queues its metadata to CallMiner.
@@ -570,7 +605,10 @@ func (s *Store) finishIfClean(ctx context.Context, tx pgx.Tx, p dbsqlc.UpdateRec
 
 // ObjectDeleted implements recording.Store.
 func (s *Store) ObjectDeleted(ctx context.Context, id string, now time.Time) (recording.Recording, error) {
-	var out recording.Recording
+	var (
+		out           recording.Recording
+		deletedReason *string
+	)
 	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		r, _, err := s.lockForWork(ctx, tx, id, now)
 		if err != nil {
@@ -582,11 +620,15 @@ func (s *Store) ObjectDeleted(ctx context.Context, id string, now time.Time) (re
 			if r, err = s.finishIfClean(ctx, tx, p, now); err != nil {
 				return err
 			}
+			deletedReason = deletedNow(r)
 		}
 		ticketID, customerID, err := s.ticketOf(ctx, tx, r.CallSid)
 		out = toDomain(r, ticketID, customerID)
 		return err
 	})
+	if err == nil {
+		s.counted(false, deletedReason)
+	}
 	return out, err
 }
 

@@ -2,11 +2,8 @@ package recordinggrpc_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -15,17 +12,14 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/lumio/contactcentre/internal/auth"
 	"github.com/lumio/contactcentre/internal/dataflow"
 	supportv1 "github.com/lumio/contactcentre/internal/gen/contactcentre/support/v1"
-	"github.com/lumio/contactcentre/internal/grpcserver"
-	"github.com/lumio/contactcentre/internal/keyring"
+	"github.com/lumio/contactcentre/internal/grpcserver/grpctest"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 	"github.com/lumio/contactcentre/internal/recording"
 	"github.com/lumio/contactcentre/internal/recording/recordingdb"
@@ -71,7 +65,7 @@ func (c *carrier) ListRecordings(context.Context) ([]recording.CarrierRecording,
 }
 
 type bundle struct {
-	key       ed25519.PrivateKey
+	srv       *grpctest.Server
 	svc       *recording.Service
 	ticketID  string
 	recording string
@@ -83,12 +77,7 @@ func setup(t *testing.T) (supportv1.RecordingServiceClient, bundle) {
 	t.Helper()
 	ctx := context.Background()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	customer := uuid.NewString()
 	pk, err := keyringdb.Ensure(ctx, pool, kr, customer, keyringdb.Personal)
 	if err != nil {
@@ -114,7 +103,9 @@ func setup(t *testing.T) (supportv1.RecordingServiceClient, bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := recording.NewURLSigner("https://support.example.test", raw)
+	linkKey := make([]byte, 32)
+	_, _ = rand.Read(linkKey)
+	signer, err := recording.NewURLSigner("https://support.example.test", linkKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,29 +131,13 @@ func setup(t *testing.T) (supportv1.RecordingServiceClient, bundle) {
 		t.Fatalf("seed recording: %+v, %v", recs, err)
 	}
 
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	srv, _ := grpcserver.New(nil, auth.NewDevVerifier(pub, "test", "contactcentre"), nil, grpcserver.Config{})
-	supportv1.RegisterRecordingServiceServer(srv, recordinggrpc.NewServer(svc))
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return supportv1.NewRecordingServiceClient(conn), bundle{key: priv, svc: svc, ticketID: tk.ID, recording: recs[0].ID}
+	srv := grpctest.New(t, func(s *grpc.Server) { supportv1.RegisterRecordingServiceServer(s, recordinggrpc.NewServer(svc)) })
+	return supportv1.NewRecordingServiceClient(srv.Conn), bundle{srv: srv, svc: svc, ticketID: tk.ID, recording: recs[0].ID}
 }
 
 func (b bundle) as(t *testing.T, role auth.Role) context.Context {
 	t.Helper()
-	tok, err := auth.SignToken(b.key, "test", "contactcentre", "user-"+string(role), []auth.Role{role}, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+	return b.srv.As(t, "user-"+string(role), role)
 }
 
 func wantCode(t *testing.T, what string, err error, code codes.Code) {

@@ -34,6 +34,7 @@ type Handler struct {
 	accountID string
 	publicURL string
 	log       *slog.Logger
+	metrics   *WebhookMetrics
 }
 
 // NewHandler returns the HTTP handlers for svc, checking Twilio's signatures with cfg.AuthToken
@@ -50,9 +51,9 @@ func NewHandler(svc *recording.Service, cfg Config, logger *slog.Logger) *Handle
 
 // Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+VoicePath, h.voice)
-	mux.HandleFunc("POST "+GatherPath, h.gather)
-	mux.HandleFunc("POST "+RecordingStatusPath, h.recordingStatus)
+	mux.HandleFunc("POST "+VoicePath, h.observed(VoicePath, h.voice))
+	mux.HandleFunc("POST "+GatherPath, h.observed(GatherPath, h.gather))
+	mux.HandleFunc("POST "+RecordingStatusPath, h.observed(RecordingStatusPath, h.recordingStatus))
 	mux.HandleFunc("GET /recordings/{id}/audio", h.audio)
 }
 
@@ -143,6 +144,7 @@ func (h *Handler) gather(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The caller is still queued: failing to record is safe, failing the call is not.
 		h.log.ErrorContext(r.Context(), "caller recording choice", "err", err)
+		markFailed(w)
 	}
 	var verbs []twiml.Element
 	if declined {

@@ -23,8 +23,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lumio/contactcentre/internal/dataflow"
-	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 	"github.com/lumio/contactcentre/internal/recording"
 	"github.com/lumio/contactcentre/internal/recording/recordingdb"
@@ -319,12 +319,7 @@ func setup(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	customer := uuid.NewString()
 	pk, err := keyringdb.Ensure(ctx, pool, kr, customer, keyringdb.Personal)
 	if err != nil {
@@ -351,7 +346,9 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := recording.NewURLSigner(publicURL, raw)
+	linkKey := make([]byte, 32)
+	_, _ = rand.Read(linkKey)
+	signer, err := recording.NewURLSigner(publicURL, linkKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package ticketsdb_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,6 +19,7 @@ import (
 	"github.com/lumio/contactcentre/internal/dataflow"
 	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/keyring/keyringdb"
+	"github.com/lumio/contactcentre/internal/keyring/keyringtest"
 	"github.com/lumio/contactcentre/internal/postgres/pgtest"
 	"github.com/lumio/contactcentre/internal/tickets"
 	"github.com/lumio/contactcentre/internal/tickets/ticketsdb"
@@ -35,12 +34,7 @@ type testBundle struct {
 func setup(t *testing.T) (*tickets.Service, testBundle) {
 	t.Helper()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, err := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := keyringtest.New(t)
 	b := testBundle{pool: pool, kr: kr}
 	b.customer = b.newCustomer(t)
 	svc := tickets.NewService(ticketsdb.New(pool, kr), dataflow.NewPolicy(dataflow.DefaultNorthAmerica), tickets.DefaultSLA(), time.Now)
@@ -509,9 +503,7 @@ func TestEventsAndSLAHistory(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, _ := pgtest.NewDB(t)
-	raw := make([]byte, keyring.KeySize)
-	_, _ = rand.Read(raw)
-	kr, _ := keyring.New(keyring.Config{MasterKey: base64.StdEncoding.EncodeToString(raw), MasterKeyID: "test"})
+	kr := keyringtest.New(t)
 	b := testBundle{pool: pool, kr: kr}
 	b.customer = b.newCustomer(t)
 	base := time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)

@@ -33,6 +33,9 @@ const (
 	Dimension_DIMENSION_SKU           Dimension = 4
 	Dimension_DIMENSION_MONTH         Dimension = 5
 	Dimension_DIMENSION_CHANNEL       Dimension = 6
+	// DIMENSION_VAT_RATE groups lines by their VAT rate: with DIMENSION_COUNTRY it is the VAT
+	// view a finance team files from (net and VAT per country, rate and currency).
+	Dimension_DIMENSION_VAT_RATE Dimension = 7
 )
 
 // Enum value maps for Dimension.
@@ -45,6 +48,7 @@ var (
 		4: "DIMENSION_SKU",
 		5: "DIMENSION_MONTH",
 		6: "DIMENSION_CHANNEL",
+		7: "DIMENSION_VAT_RATE",
 	}
 	Dimension_value = map[string]int32{
 		"DIMENSION_UNSPECIFIED":   0,
@@ -54,6 +58,7 @@ var (
 		"DIMENSION_SKU":           4,
 		"DIMENSION_MONTH":         5,
 		"DIMENSION_CHANNEL":       6,
+		"DIMENSION_VAT_RATE":      7,
 	}
 )
 
@@ -153,14 +158,24 @@ type RevenueRow struct {
 	ResellerId   string                 `protobuf:"bytes,3,opt,name=reseller_id,json=resellerId,proto3" json:"reseller_id,omitempty"`
 	Sku          string                 `protobuf:"bytes,4,opt,name=sku,proto3" json:"sku,omitempty"`
 	// month is YYYY-MM in UTC.
-	Month         string `protobuf:"bytes,5,opt,name=month,proto3" json:"month,omitempty"`
-	Channel       string `protobuf:"bytes,6,opt,name=channel,proto3" json:"channel,omitempty"`
-	Currency      string `protobuf:"bytes,7,opt,name=currency,proto3" json:"currency,omitempty"`
-	OrderCount    int64  `protobuf:"varint,8,opt,name=order_count,json=orderCount,proto3" json:"order_count,omitempty"`
-	NetMinor      int64  `protobuf:"varint,9,opt,name=net_minor,json=netMinor,proto3" json:"net_minor,omitempty"`
-	VatMinor      int64  `protobuf:"varint,10,opt,name=vat_minor,json=vatMinor,proto3" json:"vat_minor,omitempty"`
-	GrossMinor    int64  `protobuf:"varint,11,opt,name=gross_minor,json=grossMinor,proto3" json:"gross_minor,omitempty"`
-	RefundedMinor int64  `protobuf:"varint,12,opt,name=refunded_minor,json=refundedMinor,proto3" json:"refunded_minor,omitempty"`
+	Month      string `protobuf:"bytes,5,opt,name=month,proto3" json:"month,omitempty"`
+	Channel    string `protobuf:"bytes,6,opt,name=channel,proto3" json:"channel,omitempty"`
+	Currency   string `protobuf:"bytes,7,opt,name=currency,proto3" json:"currency,omitempty"`
+	OrderCount int64  `protobuf:"varint,8,opt,name=order_count,json=orderCount,proto3" json:"order_count,omitempty"`
+	NetMinor   int64  `protobuf:"varint,9,opt,name=net_minor,json=netMinor,proto3" json:"net_minor,omitempty"`
+	VatMinor   int64  `protobuf:"varint,10,opt,name=vat_minor,json=vatMinor,proto3" json:"vat_minor,omitempty"`
+	GrossMinor int64  `protobuf:"varint,11,opt,name=gross_minor,json=grossMinor,proto3" json:"gross_minor,omitempty"`
+	// refunded_minor is the gross amount of the succeeded refunds of the group's orders. When
+	// lines are grouped (SKU, VAT rate), an order's refund is split over its lines in proportion
+	// to their gross amounts by an exact integer rule (docs/reporting.md).
+	RefundedMinor int64 `protobuf:"varint,12,opt,name=refunded_minor,json=refundedMinor,proto3" json:"refunded_minor,omitempty"`
+	// vat_rate_bp is the lines' VAT rate in basis points when grouped by DIMENSION_VAT_RATE.
+	VatRateBp int32 `protobuf:"varint,13,opt,name=vat_rate_bp,json=vatRateBp,proto3" json:"vat_rate_bp,omitempty"`
+	// refunded_vat_minor is the VAT part of refunded_minor: each line's share of a refund
+	// carries VAT in the line's own VAT-to-gross proportion, rounded half-up.
+	RefundedVatMinor int64 `protobuf:"varint,14,opt,name=refunded_vat_minor,json=refundedVatMinor,proto3" json:"refunded_vat_minor,omitempty"`
+	// line_count is the number of order lines summed into the row.
+	LineCount     int64 `protobuf:"varint,15,opt,name=line_count,json=lineCount,proto3" json:"line_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -275,6 +290,27 @@ func (x *RevenueRow) GetGrossMinor() int64 {
 func (x *RevenueRow) GetRefundedMinor() int64 {
 	if x != nil {
 		return x.RefundedMinor
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetVatRateBp() int32 {
+	if x != nil {
+		return x.VatRateBp
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetRefundedVatMinor() int64 {
+	if x != nil {
+		return x.RefundedVatMinor
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetLineCount() int64 {
+	if x != nil {
+		return x.LineCount
 	}
 	return 0
 }
@@ -396,8 +432,10 @@ type ExportOrdersResponse struct {
 	VatRateBp      int32                  `protobuf:"varint,14,opt,name=vat_rate_bp,json=vatRateBp,proto3" json:"vat_rate_bp,omitempty"`
 	NetMinor       int64                  `protobuf:"varint,15,opt,name=net_minor,json=netMinor,proto3" json:"net_minor,omitempty"`
 	VatMinor       int64                  `protobuf:"varint,16,opt,name=vat_minor,json=vatMinor,proto3" json:"vat_minor,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// description is the line's product text as sold.
+	Description   string `protobuf:"bytes,17,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExportOrdersResponse) Reset() {
@@ -542,6 +580,13 @@ func (x *ExportOrdersResponse) GetVatMinor() int64 {
 	return 0
 }
 
+func (x *ExportOrdersResponse) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 var File_contactcentre_orders_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_contactcentre_orders_v1_reporting_proto_rawDesc = "" +
@@ -551,7 +596,7 @@ const file_contactcentre_orders_v1_reporting_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12=\n" +
-	"\bgroup_by\x18\x03 \x03(\x0e2\".contactcentre.orders.v1.DimensionR\agroupBy\"\xed\x02\n" +
+	"\bgroup_by\x18\x03 \x03(\x0e2\".contactcentre.orders.v1.DimensionR\agroupBy\"\xda\x03\n" +
 	"\n" +
 	"RevenueRow\x12#\n" +
 	"\rstripe_entity\x18\x01 \x01(\tR\fstripeEntity\x12\x18\n" +
@@ -569,13 +614,17 @@ const file_contactcentre_orders_v1_reporting_proto_rawDesc = "" +
 	" \x01(\x03R\bvatMinor\x12\x1f\n" +
 	"\vgross_minor\x18\v \x01(\x03R\n" +
 	"grossMinor\x12%\n" +
-	"\x0erefunded_minor\x18\f \x01(\x03R\rrefundedMinor\"P\n" +
+	"\x0erefunded_minor\x18\f \x01(\x03R\rrefundedMinor\x12\x1e\n" +
+	"\vvat_rate_bp\x18\r \x01(\x05R\tvatRateBp\x12,\n" +
+	"\x12refunded_vat_minor\x18\x0e \x01(\x03R\x10refundedVatMinor\x12\x1d\n" +
+	"\n" +
+	"line_count\x18\x0f \x01(\x03R\tlineCount\"P\n" +
 	"\x15RevenueReportResponse\x127\n" +
 	"\x04rows\x18\x01 \x03(\v2#.contactcentre.orders.v1.RevenueRowR\x04rows\"\x87\x01\n" +
 	"\x13ExportOrdersRequest\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\x90\x04\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xb2\x04\n" +
 	"\x14ExportOrdersResponse\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
@@ -597,7 +646,8 @@ const file_contactcentre_orders_v1_reporting_proto_rawDesc = "" +
 	"\x10unit_price_minor\x18\r \x01(\x03R\x0eunitPriceMinor\x12\x1e\n" +
 	"\vvat_rate_bp\x18\x0e \x01(\x05R\tvatRateBp\x12\x1b\n" +
 	"\tnet_minor\x18\x0f \x01(\x03R\bnetMinor\x12\x1b\n" +
-	"\tvat_minor\x18\x10 \x01(\x03R\bvatMinor*\xb1\x01\n" +
+	"\tvat_minor\x18\x10 \x01(\x03R\bvatMinor\x12 \n" +
+	"\vdescription\x18\x11 \x01(\tR\vdescription*\xc9\x01\n" +
 	"\tDimension\x12\x19\n" +
 	"\x15DIMENSION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DIMENSION_STRIPE_ENTITY\x10\x01\x12\x15\n" +
@@ -605,7 +655,8 @@ const file_contactcentre_orders_v1_reporting_proto_rawDesc = "" +
 	"\x12DIMENSION_RESELLER\x10\x03\x12\x11\n" +
 	"\rDIMENSION_SKU\x10\x04\x12\x13\n" +
 	"\x0fDIMENSION_MONTH\x10\x05\x12\x15\n" +
-	"\x11DIMENSION_CHANNEL\x10\x062\xf1\x01\n" +
+	"\x11DIMENSION_CHANNEL\x10\x06\x12\x16\n" +
+	"\x12DIMENSION_VAT_RATE\x10\a2\xf1\x01\n" +
 	"\x10ReportingService\x12n\n" +
 	"\rRevenueReport\x12-.contactcentre.orders.v1.RevenueReportRequest\x1a..contactcentre.orders.v1.RevenueReportResponse\x12m\n" +
 	"\fExportOrders\x12,.contactcentre.orders.v1.ExportOrdersRequest\x1a-.contactcentre.orders.v1.ExportOrdersResponse0\x01B\xf9\x01\n" +

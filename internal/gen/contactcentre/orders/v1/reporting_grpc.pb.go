@@ -30,6 +30,7 @@ const (
 // ReportingService answers the finance team's revenue and VAT questions.
 type ReportingServiceClient interface {
 	// RevenueReport sums orders in [start_time, end_time), one row per group and currency.
+	// Ranges longer than an interactive call allows (366 days) are refused: use ExportOrders.
 	RevenueReport(ctx context.Context, in *RevenueReportRequest, opts ...grpc.CallOption) (*RevenueReportResponse, error)
 	// ExportOrders streams every order line in [start_time, end_time).
 	ExportOrders(ctx context.Context, in *ExportOrdersRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportOrdersResponse], error)
@@ -79,6 +80,7 @@ type ReportingService_ExportOrdersClient = grpc.ServerStreamingClient[ExportOrde
 // ReportingService answers the finance team's revenue and VAT questions.
 type ReportingServiceServer interface {
 	// RevenueReport sums orders in [start_time, end_time), one row per group and currency.
+	// Ranges longer than an interactive call allows (366 days) are refused: use ExportOrders.
 	RevenueReport(context.Context, *RevenueReportRequest) (*RevenueReportResponse, error)
 	// ExportOrders streams every order line in [start_time, end_time).
 	ExportOrders(*ExportOrdersRequest, grpc.ServerStreamingServer[ExportOrdersResponse]) error

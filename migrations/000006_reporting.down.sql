@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS payment_refunds_succeeded;
+DROP INDEX IF EXISTS orders_report;
