@@ -195,6 +195,17 @@ for region in US IE; do
   setting "STRIPE_${region}_WEBHOOK_SECRET" "whsec_$(hex 16)"
 done
 
+# The dev database outlives .data/ (it may sit on a shared server): data sealed under another
+# checkout's master key can be neither read nor re-seeded, so such a database starts afresh.
+if [[ -n ${dbname:-} ]] && command -v psql >/dev/null; then
+  fingerprint="master:$(printf '%s' "$DATA_MASTER_KEY" | sha256sum | cut -c1-16)"
+  if [[ $(psql "$admin_url" -Atqc "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$dbname'") != "$fingerprint" ]]; then
+    log "database $dbname holds data of another master key (or none): recreating it"
+    psql "$admin_url" -qc "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" -c "CREATE DATABASE $dbname" >/dev/null
+    psql "$admin_url" -qc "COMMENT ON DATABASE $dbname IS '$fingerprint'" >/dev/null
+  fi
+fi
+
 (
   umask 077
   {
