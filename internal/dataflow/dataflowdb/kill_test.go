@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -33,24 +34,35 @@ const (
 	childSecretEnv = "DATAFLOWDB_CHILD_SINK_SECRET"
 )
 
-// TestDispatcherProcess is the dispatcher process of TestKilledDispatcher; run alone it skips.
-func TestDispatcherProcess(t *testing.T) {
-	dbURL := os.Getenv(childDBEnv)
-	if dbURL == "" {
-		t.Skip("dispatcher subprocess of TestKilledDispatcher")
+// TestMain runs the dispatcher process of TestKilledDispatcher when the test binary is
+// re-executed as that subprocess, and the tests otherwise.
+func TestMain(m *testing.M) {
+	if dbURL := os.Getenv(childDBEnv); dbURL != "" {
+		if err := runDispatcherChild(dbURL); err != nil {
+			fmt.Fprintln(os.Stderr, "dispatcher subprocess:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// runDispatcherChild dispatches until the parent kills the process.
+func runDispatcherChild(dbURL string) error {
 	ctx := context.Background()
 	pool, err := postgres.Open(ctx, postgres.Config{URL: dbURL, MaxConns: 4})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer pool.Close()
-	kr := keyringFrom(t, os.Getenv(childKeyEnv))
+	kr, err := keyring.New(keyring.Config{MasterKey: os.Getenv(childKeyEnv), MasterKeyID: "test"})
+	if err != nil {
+		return err
+	}
 	sink := dataflowsink.NewWebhook(os.Getenv(childSinkEnv), []byte(os.Getenv(childSecretEnv)), nil)
 	cfg := dataflow.DispatchConfig{BatchSize: 50, Lease: 2 * time.Second, PollInterval: 20 * time.Millisecond, Concurrency: 8, BackoffBase: 50 * time.Millisecond}
 	d := dataflow.NewDispatcher(dataflowdb.New(pool, kr), allSinks(sink), cfg, nil, time.Now)
-	// Runs until the parent kills the process.
-	_ = d.Run(ctx)
+	return d.Run(ctx)
 }
 
 // idempotentReceiver is a webhook receiver that verifies signatures and applies each delivery
@@ -106,9 +118,6 @@ func (r *idempotentReceiver) snapshot() (map[string]int, int) {
 // transactions does, and that the receiver applies each delivery id once.
 func TestKilledDispatcher(t *testing.T) {
 	t.Parallel()
-	if os.Getenv(childDBEnv) != "" {
-		t.Skip("inside the subprocess")
-	}
 	ctx := context.Background()
 	pool, dbURL := pgtest.NewDB(t)
 	raw := make([]byte, keyring.KeySize)
@@ -174,7 +183,7 @@ func TestKilledDispatcher(t *testing.T) {
 	}
 
 	start := func() *exec.Cmd {
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestDispatcherProcess$", "-test.count=1")
+		cmd := exec.CommandContext(ctx, os.Args[0])
 		cmd.Env = append(os.Environ(), childDBEnv+"="+dbURL, childKeyEnv+"="+masterKey,
 			childSinkEnv+"="+srv.URL, childSecretEnv+"="+string(recv.secret))
 		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr

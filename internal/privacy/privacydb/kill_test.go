@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lumio/contactcentre/internal/keyring"
 	"github.com/lumio/contactcentre/internal/postgres"
 	"github.com/lumio/contactcentre/internal/privacy"
 	"github.com/lumio/contactcentre/internal/privacy/privacydb"
@@ -28,21 +29,30 @@ const (
 	stoppedMarker    = "STOPPED-AFTER-STEP"
 )
 
-// TestErasureProcess is the process that TestKilledErasureResumes kills: it requests the
-// erasure and, once step PRIVACYDB_CHILD_STOP_AFTER is committed, says so and hangs until
-// killed. Run alone it skips.
-func TestErasureProcess(t *testing.T) {
-	dbURL := os.Getenv(childDBEnv)
-	if dbURL == "" {
-		t.Skip("subprocess of TestKilledErasureResumes")
+// TestMain runs the erasing process of TestKilledErasureResumes when the test binary is
+// re-executed as that subprocess, and the tests otherwise.
+func TestMain(m *testing.M) {
+	if dbURL := os.Getenv(childDBEnv); dbURL != "" {
+		err := runErasureChild(dbURL)
+		fmt.Fprintln(os.Stderr, "erasure subprocess:", err)
+		os.Exit(1)
 	}
+	os.Exit(m.Run())
+}
+
+// runErasureChild requests the erasure and, once step PRIVACYDB_CHILD_STOP_AFTER is committed,
+// says so and hangs until the parent kills it. Returning at all is a failure.
+func runErasureChild(dbURL string) error {
 	ctx := context.Background()
 	pool, err := postgres.Open(ctx, postgres.Config{URL: dbURL, MaxConns: 4})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	stop, _ := strconv.Atoi(os.Getenv(childStopEnv))
-	kr := keyringFrom(t, os.Getenv(childKeyEnv))
+	kr, err := keyring.New(keyring.Config{MasterKey: os.Getenv(childKeyEnv), MasterKeyID: "test"})
+	if err != nil {
+		return err
+	}
 	cfg := privacy.Config{AfterStep: func(_ string, s privacy.Step) {
 		if int(s) == stop {
 			fmt.Printf("%s %d\n", stoppedMarker, s)
@@ -51,7 +61,7 @@ func TestErasureProcess(t *testing.T) {
 	}}
 	svc := privacy.NewService(privacydb.New(pool, kr), cfg, nil, time.Now)
 	_, err = svc.RequestErasure(ctx, "po-1", privacy.NewErasure{CustomerID: os.Getenv(childCustomerEnv)}, "erase-killed")
-	t.Fatalf("the process was to be killed after step %d, but RequestErasure returned (%v)", stop, err)
+	return fmt.Errorf("the process was to be killed after step %d, but RequestErasure returned (%w)", stop, err)
 }
 
 // TestKilledErasureResumes kills the erasing process with SIGKILL twice between steps: a retry
@@ -60,16 +70,13 @@ func TestErasureProcess(t *testing.T) {
 // leaves.
 func TestKilledErasureResumes(t *testing.T) {
 	t.Parallel()
-	if os.Getenv(childDBEnv) != "" {
-		t.Skip("inside the subprocess")
-	}
 	ctx := context.Background()
 	e := newEnv(t)
 	a, b := seed(t, e, "k"), seed(t, e, "l")
 
 	kill := func(stop privacy.Step) {
 		t.Helper()
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestErasureProcess$", "-test.count=1")
+		cmd := exec.CommandContext(ctx, os.Args[0])
 		cmd.Env = append(os.Environ(), childDBEnv+"="+e.url, childKeyEnv+"="+e.masterKey,
 			childCustomerEnv+"="+a.customer, childStopEnv+"="+strconv.Itoa(int(stop)))
 		out, err := cmd.StdoutPipe()
